@@ -1,0 +1,234 @@
+/*
+ * Spawning privilege-separated children and talking to them.
+ *
+ * Children are re-executed (as OpenBSD daemons do with -P name) rather
+ * than only forked: each gets a fresh address-space layout, none of the
+ * parent's memory (key material, tokens), and an environment that no
+ * longer holds what only the parent may use.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+/* Variables that belong to the parent alone (systemd's protocol). */
+static const char *const parent_only_env[] = {
+	"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+	"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+};
+
+static void	 imsgev_update(struct imsgev *);
+static int	 imsgev_io(sd_event_source *, int, uint32_t, void *);
+
+int
+imsgev_init(struct imsgev *iev, sd_event *ev, int fd, const char *peer,
+    imsgev_dispatch_cb dispatch, imsgev_closed_cb closed, void *data)
+{
+	int	 r;
+
+	memset(iev, 0, sizeof(*iev));
+	imsg_init(&iev->ibuf, fd);
+	iev->peer = peer;
+	iev->dispatch = dispatch;
+	iev->closed = closed;
+	iev->data = data;
+	r = sd_event_add_io(ev, &iev->src, fd, EPOLLIN, imsgev_io, iev);
+	if (r < 0) {
+		errno = -r;
+		return (-1);
+	}
+	iev->open = 1;
+	return (0);
+}
+
+int
+imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (!iev->open) {
+		if (fd != -1)
+			close(fd);
+		errno = EPIPE;
+		return (-1);
+	}
+	if (imsg_compose(&iev->ibuf, type, peerid, getpid(), fd, data,
+	    len) == -1)
+		return (-1);
+	imsgev_update(iev);
+	return (0);
+}
+
+void
+imsgev_close(struct imsgev *iev)
+{
+	if (!iev->open)
+		return;
+	iev->open = 0;
+	iev->src = sd_event_source_disable_unref(iev->src);
+	imsg_clear(&iev->ibuf);
+	close(iev->ibuf.fd);
+	iev->ibuf.fd = -1;
+}
+
+static void
+imsgev_update(struct imsgev *iev)
+{
+	uint32_t	 events = EPOLLIN;
+
+	if (!iev->open)
+		return;
+	if (!TAILQ_EMPTY(&iev->ibuf.wq))
+		events |= EPOLLOUT;
+	if (sd_event_source_set_io_events(iev->src, events) < 0)
+		fatalx("%s: cannot update event mask", iev->peer);
+}
+
+/* Tell the owner once, then stop listening to a channel that failed. */
+static void
+imsgev_fail(struct imsgev *iev)
+{
+	imsgev_close(iev);
+	if (iev->closed != NULL)
+		iev->closed(iev);
+}
+
+static int
+imsgev_io(sd_event_source *s, int fd, uint32_t revents, void *arg)
+{
+	struct imsgev	*iev = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+
+	(void)s;
+	(void)fd;
+	if (revents & EPOLLOUT) {
+		if (imsg_flush(&iev->ibuf) == -1) {
+			if (errno != EPIPE)
+				log_warn("write to %s", iev->peer);
+			imsgev_fail(iev);
+			return (0);
+		}
+	}
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		n = imsg_read(&iev->ibuf);
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			if (errno != ECONNRESET)
+				log_warn("read from %s", iev->peer);
+			imsgev_fail(iev);
+			return (0);
+		}
+		while (iev->open) {
+			n = imsg_get(&iev->ibuf, &imsg);
+			if (n == -1) {
+				log_warn("bad imsg from %s", iev->peer);
+				imsgev_fail(iev);
+				return (0);
+			}
+			if (n == 0)
+				break;
+			iev->dispatch(iev, &imsg);
+			imsg_free(&imsg);
+		}
+		if (iev->open && iev->ibuf.eof) {
+			imsgev_fail(iev);
+			return (0);
+		}
+	}
+	imsgev_update(iev);
+	return (0);
+}
+
+pid_t
+proc_spawn(const char *name, int fd, char *const *argv)
+{
+	sigset_t	 none;
+	pid_t		 pid;
+	size_t		 i;
+
+	switch ((pid = fork())) {
+	case -1:
+		fatal("fork %s", name);
+	case 0:
+		break;
+	default:
+		return (pid);
+	}
+
+	if (fd == PROC_PARENT_FD) {
+		if (fcntl(fd, F_SETFD, 0) == -1)
+			goto fail;
+	} else if (dup2(fd, PROC_PARENT_FD) == -1)
+		goto fail;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(parent_only_env) / sizeof(*parent_only_env);
+	    i++)
+		unsetenv(parent_only_env[i]);
+	execv("/proc/self/exe", argv);
+ fail:
+	log_warn("cannot start %s", name);
+	_exit(1);
+}
+
+void
+proc_drop_privileges(const char *user)
+{
+	struct passwd	*pw;
+	uid_t		 ruid, euid, suid;
+	gid_t		 rgid, egid, sgid;
+
+	if (geteuid() != 0)
+		return;
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("account %s does not exist: create it (systemd-sysusers"
+		    " installs it) or name another in the configuration",
+		    log_esc(user));
+	if (pw->pw_uid == 0)
+		fatalx("account %s is root: privilege separation needs an "
+		    "unprivileged account", log_esc(user));
+	if (setgroups(1, &pw->pw_gid) == -1)
+		fatal("setgroups");
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
+		fatal("setresgid %u", (unsigned)pw->pw_gid);
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("setresuid %u", (unsigned)pw->pw_uid);
+
+	/* As OpenSSH does: make sure the old identity cannot come back. */
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1)
+		fatal("getresuid");
+	if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
+	    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid)
+		fatalx("privileges not fully dropped to %s", log_esc(user));
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatalx("could regain root after dropping to %s",
+		    log_esc(user));
+}
+
+void
+proc_block_signals(void)
+{
+	sigset_t	 set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal");
+}

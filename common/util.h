@@ -1,0 +1,20 @@
+/*
+ * Small helpers shared by the shipper and the receiver.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* [A-Za-z0-9][A-Za-z0-9._-]{0,127}: episode and host ids (DESIGN §3). */
+int	 valid_id(const char *);
+
+/*
+ * Refuse a secret (key, token) that group or others may access, as ssh
+ * does.  Returns 0 when fine, -1 with a message in errbuf otherwise
+ * (including when the file cannot be stat'd).
+ */
+int	 check_secret_file(const char *, char *, size_t);
+
+#endif /* UTIL_H */

@@ -1,0 +1,116 @@
+/*
+ * cis490-shipper: entry point.  One binary for every process: the parent
+ * re-executes itself with -P NAME for each child, and main() dispatches
+ * on that name before anything else happens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "shipper.h"
+
+static const char *const proc_names[PROC_MAX] = {
+	[PROC_PARENT] = "parent",
+	[PROC_SCANNER] = "scanner",
+	[PROC_PACKER] = "packer",
+	[PROC_UPLOADER] = "uploader",
+};
+
+static void	 usage(void) __attribute__((noreturn));
+
+const char *
+proc_name(enum shipper_proc p)
+{
+	if (p >= PROC_MAX)
+		return ("unknown");
+	return (proc_names[p]);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", SHIPPER_NAME);
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct shipper_conf	 conf;
+	const char		*conffile = SHIPPER_CONF, *pname = NULL;
+	int			 ch, debug = 0, noaction = 0, verbose = 0;
+	enum shipper_proc	 p;
+
+	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'P':
+			pname = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0)
+		usage();
+
+	if (pname != NULL) {
+		for (p = PROC_SCANNER; p < PROC_MAX; p++)
+			if (strcmp(pname, proc_names[p]) == 0)
+				break;
+		if (p == PROC_MAX)
+			fatalx("unknown process name %s", log_esc(pname));
+		log_init(debug ? LOG_MODE_STDERR : LOG_MODE_JOURNAL, verbose,
+		    pname);
+		/*
+		 * The file was checked by the parent a moment ago; a child
+		 * that cannot read it again ends the daemon, which is right.
+		 */
+		if (parse_config(conffile, &conf, 0) == -1)
+			fatalx("cannot read %s again", conffile);
+		switch (p) {
+		case PROC_SCANNER:
+			scanner_main(&conf);
+		case PROC_PACKER:
+			packer_main(&conf);
+		case PROC_UPLOADER:
+			uploader_main(&conf);
+		default:
+			fatalx("unknown process");
+		}
+	}
+
+	if (noaction) {
+		log_init(LOG_MODE_TOOL, verbose, SHIPPER_NAME);
+		if (parse_config(conffile, &conf, CONF_CHECK_FILES) == -1)
+			exit(1);
+		if (verbose)
+			config_print(stdout, &conf);
+		if (fflush(stdout) == EOF || ferror(stdout))
+			fatal("stdout");
+		fprintf(stderr, "configuration OK\n");
+		config_free(&conf);
+		exit(0);
+	}
+
+	log_init(debug ? LOG_MODE_STDERR : LOG_MODE_JOURNAL, verbose,
+	    proc_name(PROC_PARENT));
+	if (parse_config(conffile, &conf, CONF_CHECK_FILES) == -1)
+		exit(1);
+	return (parent_main(conffile, &conf, debug, verbose));
+}
