@@ -18,6 +18,7 @@ static int	 child_signal(sd_event_source *, const struct signalfd_siginfo *,
 static void	 child_closed(struct imsgev *);
 
 static sd_event	*child_ev;
+static uint32_t	 hello_flags;
 
 sd_event *
 child_start(enum shipper_proc p, const char *user, struct imsgev *iev,
@@ -75,12 +76,21 @@ child_hello(struct imsgev *iev, struct imsg *imsg, enum shipper_proc p)
 		fatalx("parent speaks protocol %u, %s speaks %u: restart the "
 		    "daemon after an upgrade", hello.version, proc_name(p),
 		    SHIPPER_PROTO_VERSION);
+	hello_flags = hello.flags;
 	hello.proc = p;
+	hello.flags = 0;
 	if (imsgev_compose(iev, IMSG_HELLO, 0, -1, &hello,
 	    sizeof(hello)) == -1)
 		fatal("hello");
 	log_debug("started, pid %ld", (long)getpid());
 	return (1);
+}
+
+/* What the parent's hello asked for (HELLO_*). */
+uint32_t
+child_flags(void)
+{
+	return (hello_flags);
 }
 
 static int

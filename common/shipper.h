@@ -24,7 +24,7 @@
 #define ID_MAXLEN		128
 
 /* Version of the parent <-> child protocol; children check it on hello. */
-#define SHIPPER_PROTO_VERSION	1
+#define SHIPPER_PROTO_VERSION	2
 
 struct shipper_conf {
 	char		*host;		/* our identity at the receiver */
@@ -75,15 +75,217 @@ struct shipper_conf {
 #define DEFAULT_MIN_FREE_SPACE		(256ULL * 1024 * 1024)
 #define DEFAULT_MIN_FREE_INODES		1024
 
+/*
+ * Parent <-> child messages.  The parent is the hub: children talk only
+ * to it, and it checks every message's size against its type before it
+ * acts on it or relays it.  Ids inside messages are NUL-terminated and
+ * checked with valid_id() by whoever uses them.
+ *
+ * One episode's way through the pipeline (DESIGN §3):
+ *   parent -> scanner	WANT_PACK			packer is idle
+ *   scanner -> parent	PACK_BEGIN + spool tmp fd	(or NOTHING_TO_PACK)
+ *   parent -> packer	PACK_BEGIN + fd			relayed
+ *   scanner -> parent -> packer  PACK_ENTRY (+ file fd), at most
+ *			PACK_WINDOW outstanding; packer -> parent ->
+ *			scanner PACK_CREDIT as it consumes them
+ *   packer -> parent	PACK_PROGRESS (>= 1/s), then PACK_RESULT
+ *   parent -> scanner	PACK_RESULT			relayed
+ *   scanner -> parent	PACKED (renamed into spool/), or PACK_FAILED
+ *   parent -> scanner	WANT_UPLOAD			uploader is idle
+ *   scanner -> parent	UPLOAD_JOB + spool fd		(or NOTHING_TO_UPLOAD)
+ *   parent -> uploader	UPLOAD_JOB + fd			relayed
+ *   uploader -> parent	UPLOAD_PROGRESS (>= 1/s), then UPLOAD_RESULT
+ *   parent -> scanner	RETIRE (shipped/ or quarantine/ + reason)
+ *   scanner -> parent	RETIRED
+ */
 enum imsg_type {
 	IMSG_NONE,
-	IMSG_HELLO,		/* parent -> child, child -> parent */
+	IMSG_HELLO,		/* struct imsg_hello, both ways */
+
+	/* parent -> uploader: key material as memfds, then CRED_DONE */
+	IMSG_CRED_CA,
+	IMSG_CRED_CERT,
+	IMSG_CRED_KEY,
+	IMSG_CRED_TOKEN,
+	IMSG_CRED_DONE,		/* struct cred_done */
+
+	/* scanner -> parent: one per completed pass (the heartbeat) */
+	IMSG_SCAN_DONE,		/* struct scan_report */
+
+	IMSG_WANT_PACK,		/* no payload */
+	IMSG_NOTHING_TO_PACK,	/* no payload */
+	IMSG_PACK_BEGIN,	/* struct pack_begin + fd */
+	IMSG_PACK_ENTRY,	/* struct pack_entry + path + link, fd */
+	IMSG_PACK_CREDIT,	/* struct pack_credit */
+	IMSG_PACK_PROGRESS,	/* struct progress */
+	IMSG_PACK_RESULT,	/* struct pack_result */
+	IMSG_PACKED,		/* struct pack_result, after the rename */
+	IMSG_PACK_FAILED,	/* struct pack_result */
+
+	IMSG_WANT_UPLOAD,	/* no payload */
+	IMSG_NOTHING_TO_UPLOAD,	/* no payload */
+	IMSG_UPLOAD_JOB,	/* struct upload_job + fd */
+	IMSG_UPLOAD_PROGRESS,	/* struct progress */
+	IMSG_UPLOAD_RESULT,	/* struct upload_result */
+
+	IMSG_RETIRE,		/* struct retire */
+	IMSG_RETIRED,		/* struct retire */
+
+	IMSG_PING,		/* parent -> uploader, no payload */
+	IMSG_PING_RESULT,	/* struct ping_result */
+
 	IMSG_MAX_TYPE
 };
 
 struct imsg_hello {
 	uint32_t	 version;	/* SHIPPER_PROTO_VERSION */
 	uint32_t	 proc;		/* enum shipper_proc */
+	uint32_t	 flags;		/* parent -> child: HELLO_* */
+};
+
+#define HELLO_ONCE	0x01	/* `once` mode: one try per episode */
+
+/* Key material larger than this is refused (a CA bundle fits). */
+#define CRED_MAX_SIZE		(1024 * 1024)
+
+struct cred_done {
+	char		 host[ID_MAXLEN + 1];
+};
+
+struct scan_report {
+	uint64_t	 pass;
+	uint32_t	 ready;		/* ready, not yet packed */
+	uint32_t	 packed;	/* in spool/, waiting for upload */
+	uint32_t	 waiting;	/* in episodes/, not ready yet */
+	uint32_t	 ignored;	/* names in episodes/ that are no id */
+	uint32_t	 quarantined;
+	uint32_t	 errors;	/* problems met during the pass */
+	uint64_t	 bytes_pending;
+	int64_t	 	 oldest_ready;	/* ready time, 0: none */
+};
+
+/* Entries the scanner may send ahead of the packer's credits. */
+#define PACK_WINDOW		32
+/* Longest relative path and link target inside an episode. */
+#define PACK_PATH_MAX		4096
+
+struct pack_begin {
+	char		 id[ID_MAXLEN + 1];
+	uint64_t	 tar_total;	/* pledged uncompressed size */
+	uint32_t	 nentries;
+};
+
+enum pack_entry_type {
+	PACK_DIR = 1,
+	PACK_FILE,
+	PACK_SYMLINK,
+	PACK_ABORT		/* the scanner gives up; "path" says why */
+};
+
+/* Followed by pathlen bytes of path and linklen bytes of link target. */
+struct pack_entry {
+	uint32_t	 type;		/* enum pack_entry_type */
+	uint32_t	 mode;
+	uint64_t	 size;
+	int64_t		 mtime_sec;
+	int64_t		 mtime_nsec;
+	uint16_t	 pathlen;
+	uint16_t	 linklen;
+};
+
+struct pack_credit {
+	uint32_t	 n;
+};
+
+struct progress {
+	char		 id[ID_MAXLEN + 1];
+	uint64_t	 done;		/* bytes read (pack) or sent (upload) */
+	uint64_t	 total;
+};
+
+enum pack_status {
+	PACK_OK,
+	PACK_ERR_INPUT,		/* the episode: changed, unreadable, odd type */
+	PACK_ERR_OUTPUT,	/* the spool: write error */
+	PACK_ERR_NOSPACE	/* the spool: file system full */
+};
+
+#define DETAIL_MAX		512
+
+struct pack_result {
+	char		 id[ID_MAXLEN + 1];
+	int32_t		 status;	/* enum pack_status */
+	uint64_t	 size;		/* compressed */
+	uint8_t		 digest[32];	/* SHA-256 of the compressed bytes */
+	int64_t		 episode_time;	/* ready marker's mtime */
+	char		 detail[DETAIL_MAX];
+};
+
+struct upload_job {
+	char		 id[ID_MAXLEN + 1];
+	uint64_t	 size;
+	uint8_t		 digest[32];
+	int64_t		 episode_time;
+	uint32_t	 once;		/* no retries: `once` mode */
+};
+
+/* What the shipper does with an answer (DESIGN §6). */
+enum answer_action {
+	ACTION_RETIRE,		/* 200, 201: stored */
+	ACTION_QUARANTINE,	/* 409, 412, 400, 411, 413 */
+	ACTION_PAUSE,		/* 401, 403: our credentials */
+	ACTION_RETRY		/* 408, 429, 5xx, connect, TLS, timeout */
+};
+
+enum answer_class {
+	CLASS_STORED,
+	CLASS_CONFLICT,		/* 409 */
+	CLASS_OUT_OF_WINDOW,	/* 412 */
+	CLASS_BAD_REQUEST,	/* 400, 411 */
+	CLASS_TOO_LARGE,	/* 413 */
+	CLASS_AUTH,		/* 401, 403 */
+	CLASS_TRANSIENT,	/* the rest */
+	CLASS_PACK_FAILED,	/* not an answer: packing failed for good */
+	CLASS_MAX
+};
+
+struct upload_result {
+	char		 id[ID_MAXLEN + 1];
+	int32_t		 http_status;	/* 0: no HTTP answer */
+	int32_t		 action;	/* enum answer_action */
+	int32_t		 class;		/* enum answer_class */
+	int64_t		 retry_after;	/* seconds, 0: none given */
+	char		 detail[DETAIL_MAX];
+};
+
+enum retire_where {
+	RETIRE_SHIPPED,
+	RETIRE_QUARANTINE,
+	RETIRE_BACK		/* not now: back into the upload queue */
+};
+
+struct retire {
+	char		 id[ID_MAXLEN + 1];
+	int32_t		 where;		/* enum retire_where */
+	int32_t		 class;		/* quarantine: enum answer_class */
+	int32_t		 http_status;
+	char		 detail[DETAIL_MAX];
+};
+
+enum ping_step {
+	PING_OK,
+	PING_RESOLVE,		/* name resolution */
+	PING_CONNECT,		/* TCP */
+	PING_TLS,		/* handshake, certificate verification */
+	PING_HTTP		/* an HTTP status other than 200 */
+};
+
+struct ping_result {
+	int32_t		 step;		/* enum ping_step */
+	int32_t		 http_status;
+	int64_t		 receiver_time;	/* from the body, 0: unknown */
+	int64_t		 date_header;	/* from Date:, 0: none */
+	char		 detail[DETAIL_MAX];
 };
 
 enum shipper_proc {
@@ -106,15 +308,54 @@ void		 config_print(FILE *, const struct shipper_conf *);
 /* shipper.c */
 const char	*proc_name(enum shipper_proc);
 
-/* parent.c */
-int		 parent_main(const char *, struct shipper_conf *, int, int);
-
-/* child.c: what every child does at start and on hello */
 struct imsgev;
 struct imsg;
+
+enum shipper_mode {
+	MODE_DAEMON,
+	MODE_ONCE,		/* one pass: ship every ready episode, exit */
+	MODE_PING		/* POST /v1/ping through the uploader, exit */
+};
+
+/* parent.c */
+int		 parent_main(const char *, struct shipper_conf *, int, int,
+		    enum shipper_mode);
+void		 parent_send(enum shipper_proc, uint32_t, int, const void *,
+		    size_t);
+void		 parent_exit(int);
+
+/* notify.c */
+struct stall {
+	char		 id[ID_MAXLEN + 1];
+	uint64_t	 done;		/* bytes at the last change */
+	time_t		 since;		/* monotonic seconds */
+};
+void		 notify_init(const struct shipper_conf *);
+void		 notify_ready(void);
+void		 notify_stopping(void);
+void		 notify_heartbeat(int, const char *);
+void		 notify_status(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 stall_track(struct stall *, const char *, uint64_t);
+int		 stall_check(const struct stall *, int, time_t);
+
+/* datatree.c */
+void		 datatree_create(const struct shipper_conf *);
+
+/* pipeline.c */
+void		 pipeline_init(struct shipper_conf *, sd_event *,
+		    enum shipper_mode);
+void		 pipeline_start(void);
+int		 pipeline_dispatch(enum shipper_proc, struct imsg *);
+struct ping_result;
+void		 ping_report(const struct shipper_conf *,
+		    const struct ping_result *);
+
+/* child.c: what every child does at start and on hello */
 sd_event	*child_start(enum shipper_proc, const char *, struct imsgev *,
 		    void (*)(struct imsgev *, struct imsg *));
 int		 child_hello(struct imsgev *, struct imsg *, enum shipper_proc);
+uint32_t	 child_flags(void);
 void		 child_run(sd_event *) __attribute__((noreturn));
 
 /* scanner.c, packer.c, uploader.c */

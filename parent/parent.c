@@ -54,7 +54,7 @@ static void	 parent_check_account(const char *, const char *);
 
 int
 parent_main(const char *conffile, struct shipper_conf *conf, int debug,
-    int verbose)
+    int verbose, enum shipper_mode mode)
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct imsg_hello	 hello;
@@ -92,12 +92,23 @@ parent_main(const char *conffile, struct shipper_conf *conf, int debug,
 		    SD_EVENT_PRIORITY_IMPORTANT);
 	}
 
+	/* `ping` needs only the uploader, and no data tree. */
+	if (mode != MODE_PING)
+		datatree_create(conf);
+	if (mode == MODE_DAEMON)
+		notify_init(conf);
+	pipeline_init(conf, parent_ev, mode);
 	for (p = PROC_SCANNER; p < PROC_MAX; p++)
-		parent_start_child(p, proc_name(p), conffile, debug, verbose);
+		if (mode != MODE_PING || p == PROC_UPLOADER)
+			parent_start_child(p, proc_name(p), conffile, debug,
+			    verbose);
 
 	memset(&hello, 0, sizeof(hello));
 	hello.version = SHIPPER_PROTO_VERSION;
+	hello.flags = mode == MODE_ONCE ? HELLO_ONCE : 0;
 	for (p = PROC_SCANNER; p < PROC_MAX; p++) {
+		if (children[p].pid == 0)
+			continue;
 		hello.proc = p;
 		if (imsgev_compose(&children[p].iev, IMSG_HELLO, 0, -1,
 		    &hello, sizeof(hello)) == -1)
@@ -173,6 +184,23 @@ parent_start_child(enum shipper_proc p, const char *name,
 	log_debug("started %s, pid %ld", name, (long)c->pid);
 }
 
+void
+parent_send(enum shipper_proc p, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	if (imsgev_compose(&children[p].iev, type, 0, fd, data, len) == -1) {
+		/* Only a lost child makes this fail; its exit is on the way. */
+		if (errno != EPIPE)
+			fatal("imsg to %s", proc_name(p));
+	}
+}
+
+void
+parent_exit(int code)
+{
+	parent_shutdown(code);
+}
+
 static void
 parent_shutdown(int code)
 {
@@ -229,6 +257,7 @@ parent_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	}
 	log_info("stopping on %s", si->ssi_signo == SIGTERM ? "SIGTERM" :
 	    "SIGINT");
+	notify_stopping();
 	parent_shutdown(0);
 	return (0);
 }
@@ -258,6 +287,7 @@ parent_child_exited(sd_event_source *s, const siginfo_t *si, void *arg)
 	sd_event_exit(parent_ev, exit_code);
 	return (0);
 }
+
 
 /*
  * A dying child's channel closes just before its exit is reported.  Wait
@@ -314,15 +344,20 @@ parent_dispatch(struct imsgev *iev, struct imsg *imsg)
 			    proc_name(c->proc), hello.version, hello.proc);
 		c->hello = 1;
 		for (p = PROC_SCANNER; p < PROC_MAX; p++)
-			if (!children[p].hello)
+			if (children[p].pid != 0 && !children[p].hello)
 				return;
 		log_info("started: scanner %ld, packer %ld, uploader %ld",
 		    (long)children[PROC_SCANNER].pid,
 		    (long)children[PROC_PACKER].pid,
 		    (long)children[PROC_UPLOADER].pid);
+		pipeline_start();
 		break;
 	default:
-		fatalx("%s: unexpected imsg type %u", proc_name(c->proc),
-		    imsg->hdr.type);
+		if (!pipeline_dispatch(c->proc, imsg))
+			fatalx("%s: unexpected imsg type %u", proc_name(c->proc),
+			    imsg->hdr.type);
+		/* A descriptor nobody took must not leak. */
+		if (imsg->fd != -1)
+			close(imsg->fd);
 	}
 }

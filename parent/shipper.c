@@ -31,7 +31,8 @@ proc_name(enum shipper_proc p)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file]\n", SHIPPER_NAME);
+	fprintf(stderr, "usage: %s [-dnv] [-f file] [once | ping]\n",
+	    SHIPPER_NAME);
 	exit(1);
 }
 
@@ -42,6 +43,7 @@ main(int argc, char *argv[])
 	const char		*conffile = SHIPPER_CONF, *pname = NULL;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 	enum shipper_proc	 p;
+	enum shipper_mode	 mode = MODE_DAEMON;
 
 	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
 		switch (ch) {
@@ -66,8 +68,18 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 0)
+	if (argc > 1)
 		usage();
+	if (argc == 1) {
+		if (strcmp(argv[0], "once") == 0)
+			mode = MODE_ONCE;
+		else if (strcmp(argv[0], "ping") == 0)
+			mode = MODE_PING;
+		else
+			usage();
+		/* Run from a terminal or a script: no journal prefixes. */
+		debug = 1;
+	}
 
 	if (pname != NULL) {
 		for (p = PROC_SCANNER; p < PROC_MAX; p++)
@@ -112,5 +124,5 @@ main(int argc, char *argv[])
 	    proc_name(PROC_PARENT));
 	if (parse_config(conffile, &conf, CONF_CHECK_FILES) == -1)
 		exit(1);
-	return (parent_main(conffile, &conf, debug, verbose));
+	return (parent_main(conffile, &conf, debug, verbose, mode));
 }

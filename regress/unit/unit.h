@@ -9,5 +9,9 @@
 
 Suite	*imsg_suite(void);
 Suite	*log_suite(void);
+Suite	*backoff_suite(void);
+Suite	*classify_suite(void);
+Suite	*tar_suite(void);
+Suite	*archive_suite(void);
 
 #endif /* UNIT_H */

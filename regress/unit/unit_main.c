@@ -14,6 +14,10 @@
 static Suite *(*const suites[])(void) = {
 	imsg_suite,
 	log_suite,
+	backoff_suite,
+	classify_suite,
+	tar_suite,
+	archive_suite,
 };
 
 int

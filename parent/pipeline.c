@@ -1,0 +1,502 @@
+/*
+ * The parent's side of the pipeline (the flow is drawn above enum
+ * imsg_type in shipper.h).  The parent keeps one pack and one upload
+ * going, relays between the children after checking each message's
+ * size, and turns upload answers into actions (DESIGN §6): retire,
+ * quarantine, pause on credentials, or back off with full jitter.  It
+ * parses nothing from the network: the uploader classifies answers.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "imsg.h"
+#include "log.h"
+#include "shipper.h"
+#include "util.h"
+
+static struct {
+	struct shipper_conf	*conf;
+	sd_event		*ev;
+	enum shipper_mode	 mode;
+	int			 started;	/* every child said hello */
+	int			 ready;		/* first pass reported */
+	struct scan_report	 report;
+
+	int			 pack_asked, packing, pack_none;
+	char			 pack_id[ID_MAXLEN + 1];
+	struct stall		 pack_stall;
+
+	int			 upload_asked, uploading, upload_none;
+	char			 upload_id[ID_MAXLEN + 1];
+	struct progress		 upload_progress;
+	struct stall		 upload_stall;
+
+	struct backoff		 backoff;
+	sd_event_source		*wait_timer;	/* backoff or pause */
+	int			 waiting;
+
+	unsigned int		 shipped, failed;
+} pl;
+
+static void	 kick(void);
+static void	 send_creds(void);
+static void	 upload_result(const struct upload_result *);
+static int	 wait_over(sd_event_source *, uint64_t, void *);
+static void	 once_check(void);
+static void	 heartbeat(void);
+static void	 status(void);
+
+void
+pipeline_init(struct shipper_conf *conf, sd_event *ev, enum shipper_mode mode)
+{
+	memset(&pl, 0, sizeof(pl));
+	pl.conf = conf;
+	pl.ev = ev;
+	pl.mode = mode;
+	backoff_init(&pl.backoff, conf->backoff_base, conf->backoff_cap);
+}
+
+/* All children said hello. */
+void
+pipeline_start(void)
+{
+	/* Credentials first: the uploader takes no job before them. */
+	send_creds();
+	pl.started = 1;
+	if (pl.mode == MODE_PING)
+		parent_send(PROC_UPLOADER, IMSG_PING, -1, NULL, 0);
+	/* The first pass may have been reported already. */
+	if (pl.ready)
+		notify_ready();
+	kick();
+}
+
+/* The scanner finished a pass: systemd hears about it. */
+static void
+heartbeat(void)
+{
+	char	 why[ID_MAXLEN + 128];
+	int	 wedged = 0;
+	time_t	 limit = pl.conf->stall_timeout;
+
+	if (stall_check(&pl.pack_stall, pl.packing, limit)) {
+		snprintf(why, sizeof(why), "%s: packing made no progress for "
+		    "%llds", pl.pack_id, (long long)limit);
+		wedged = 1;
+	} else if (stall_check(&pl.upload_stall, pl.uploading, limit)) {
+		snprintf(why, sizeof(why), "%s: upload made no progress for "
+		    "%llds", pl.upload_id, (long long)limit);
+		wedged = 1;
+	}
+	notify_heartbeat(wedged, why);
+	if (pl.started)
+		notify_ready();
+	status();
+}
+
+/* STATUS=: "3 pending, shipping ep-123 41%". */
+static void
+status(void)
+{
+	unsigned int	 pending = pl.report.ready + pl.report.packed;
+
+	if (pl.uploading && pl.upload_progress.total > 0 &&
+	    strcmp(pl.upload_progress.id, pl.upload_id) == 0)
+		notify_status("%u pending, shipping %s %llu%%", pending,
+		    pl.upload_id, (unsigned long long)(pl.upload_progress.done *
+		    100 / pl.upload_progress.total));
+	else if (pl.uploading)
+		notify_status("%u pending, shipping %s", pending, pl.upload_id);
+	else if (pl.packing)
+		notify_status("%u pending, packing %s", pending, pl.pack_id);
+	else if (pl.waiting)
+		notify_status("%u pending, waiting to retry", pending);
+	else
+		notify_status("%u pending, idle", pending);
+}
+
+/*
+ * Key material goes to the uploader as memfds: it opens no files, and
+ * a CA bundle is larger than an imsg.
+ */
+static int
+file_memfd(const char *path, const char *name, int strip_newline)
+{
+	char		 buf[8192];
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 total = 0;
+	int		 in, out;
+
+	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		fatal("%s", path);
+	if (fstat(in, &st) == -1 || st.st_size > CRED_MAX_SIZE)
+		fatalx("%s: larger than %d bytes", path, CRED_MAX_SIZE);
+	if ((out = memfd_create(name, MFD_CLOEXEC)) == -1)
+		fatal("memfd_create");
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		total += n;
+		if (total > CRED_MAX_SIZE)
+			fatalx("%s: larger than %d bytes", path, CRED_MAX_SIZE);
+		/* The token is one line; its newline is not part of it. */
+		if (strip_newline)
+			while (n > 0 && (buf[n - 1] == '\n' ||
+			    buf[n - 1] == '\r'))
+				n--;
+		if (write(out, buf, n) != n)
+			fatal("memfd write");
+	}
+	if (n == -1)
+		fatal("%s", path);
+	close(in);
+	explicit_bzero(buf, sizeof(buf));
+	if (lseek(out, 0, SEEK_SET) == -1)
+		fatal("lseek");
+	return (out);
+}
+
+static void
+send_creds(void)
+{
+	struct cred_done	 done;
+
+	parent_send(PROC_UPLOADER, IMSG_CRED_CA,
+	    file_memfd(pl.conf->ca_file, "ca", 0), NULL, 0);
+	parent_send(PROC_UPLOADER, IMSG_CRED_CERT,
+	    file_memfd(pl.conf->cert_file, "cert", 0), NULL, 0);
+	parent_send(PROC_UPLOADER, IMSG_CRED_KEY,
+	    file_memfd(pl.conf->key_file, "key", 0), NULL, 0);
+	parent_send(PROC_UPLOADER, IMSG_CRED_TOKEN,
+	    file_memfd(pl.conf->token_file, "token", 1), NULL, 0);
+	memset(&done, 0, sizeof(done));
+	strlcpy(done.host, pl.conf->host, sizeof(done.host));
+	parent_send(PROC_UPLOADER, IMSG_CRED_DONE, -1, &done, sizeof(done));
+}
+
+/* Keep one pack and one upload going while there is work. */
+static void
+kick(void)
+{
+	if (!pl.started || !pl.ready || pl.mode == MODE_PING)
+		return;
+	if (!pl.packing && !pl.pack_asked && !pl.pack_none) {
+		pl.pack_asked = 1;
+		parent_send(PROC_SCANNER, IMSG_WANT_PACK, -1, NULL, 0);
+	}
+	if (!pl.uploading && !pl.upload_asked && !pl.upload_none &&
+	    !pl.waiting) {
+		pl.upload_asked = 1;
+		parent_send(PROC_SCANNER, IMSG_WANT_UPLOAD, -1, NULL, 0);
+	}
+	once_check();
+}
+
+/* `once`: done when nothing is left to pack or upload. */
+static void
+once_check(void)
+{
+	if (pl.mode != MODE_ONCE || !pl.ready)
+		return;
+	if (pl.packing || pl.pack_asked || !pl.pack_none ||
+	    pl.uploading || pl.upload_asked || !pl.upload_none)
+		return;
+	log_info("once: %u shipped, %u not shipped", pl.shipped, pl.failed);
+	parent_exit(pl.failed == 0 ? 0 : 1);
+}
+
+static int
+wait_over(sd_event_source *s, uint64_t usec, void *arg)
+{
+	(void)s;
+	(void)usec;
+	(void)arg;
+	pl.waiting = 0;
+	pl.wait_timer = sd_event_source_unref(pl.wait_timer);
+	kick();
+	return (0);
+}
+
+static void
+wait_for(uint64_t msec)
+{
+	pl.waiting = 1;
+	pl.wait_timer = sd_event_source_unref(pl.wait_timer);
+	if (sd_event_add_time_relative(pl.ev, &pl.wait_timer, CLOCK_MONOTONIC,
+	    msec * 1000, 0, wait_over, NULL) < 0)
+		fatalx("cannot arm the backoff timer");
+}
+
+static void
+upload_result(const struct upload_result *r)
+{
+	struct retire	 rt;
+	uint64_t	 msec;
+
+	if (!pl.uploading || strcmp(r->id, pl.upload_id) != 0)
+		fatalx("uploader: result for %s, which it was not sent",
+		    log_esc(r->id));
+	memset(&rt, 0, sizeof(rt));
+	strlcpy(rt.id, r->id, sizeof(rt.id));
+	rt.class = r->class;
+	rt.http_status = r->http_status;
+	strlcpy(rt.detail, r->detail, sizeof(rt.detail));
+
+	switch (r->action) {
+	case ACTION_RETIRE:
+		rt.where = RETIRE_SHIPPED;
+		backoff_reset(&pl.backoff);
+		pl.shipped++;
+		break;
+	case ACTION_QUARANTINE:
+		rt.where = RETIRE_QUARANTINE;
+		pl.failed++;
+		break;
+	case ACTION_PAUSE:
+		/* Our credentials: nothing to gain by hammering. */
+		rt.where = RETIRE_BACK;
+		pl.failed++;
+		log_warnx("%s: the receiver refused our credentials (HTTP %d):"
+		    " %s; uploads paused for %llds: check the token in %s and "
+		    "the certificate in %s", r->id, r->http_status,
+		    r->detail, (long long)pl.conf->backoff_cap,
+		    pl.conf->token_file, pl.conf->cert_file);
+		wait_for(backoff_sec_to_ms(pl.conf->backoff_cap));
+		break;
+	case ACTION_RETRY:
+		rt.where = RETIRE_BACK;
+		pl.failed++;
+		msec = backoff_next(&pl.backoff, r->retry_after);
+		if (pl.mode == MODE_ONCE) {
+			log_warnx("%s: not shipped: %s", r->id, r->detail);
+			break;
+		}
+		log_warnx("%s: not shipped: %s; next try in %llu.%03llus",
+		    r->id, r->detail, (unsigned long long)msec / 1000,
+		    (unsigned long long)msec % 1000);
+		wait_for(msec);
+		break;
+	default:
+		fatalx("uploader: bad action %d", r->action);
+	}
+	parent_send(PROC_SCANNER, IMSG_RETIRE, -1, &rt, sizeof(rt));
+}
+
+static void
+check_size(struct imsg *imsg, size_t want, const char *what)
+{
+	if (imsg->hdr.len != IMSG_HEADER_SIZE + want)
+		fatalx("%s: bad size %u", what, imsg->hdr.len);
+}
+
+static void
+check_id(const char *id, size_t len, const char *what)
+{
+	if (memchr(id, '\0', len) == NULL || !valid_id(id))
+		fatalx("%s: bad episode id", what);
+}
+
+/* Returns 0 for a message that is not the pipeline's. */
+int
+pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
+{
+	struct pack_begin	 begin;
+	struct pack_result	 pr;
+	struct upload_job	 job;
+	struct upload_result	 ur;
+	struct retire		 rt;
+	struct ping_result	 ping;
+	int			 fd = imsg->fd;
+
+	/* Relayed descriptors change hands: the imsg no longer owns it. */
+	imsg->fd = -1;
+	switch (imsg->hdr.type) {
+	case IMSG_SCAN_DONE:
+		if (from != PROC_SCANNER)
+			break;
+		check_size(imsg, sizeof(pl.report), "scan report");
+		memcpy(&pl.report, imsg->data, sizeof(pl.report));
+		if (!pl.ready)
+			log_info("first scan: %u ready, %u packed, %u waiting",
+			    pl.report.ready, pl.report.packed,
+			    pl.report.waiting);
+		pl.ready = 1;
+		pl.pack_none = pl.upload_none = 0;
+		heartbeat();
+		kick();
+		return (1);
+	case IMSG_NOTHING_TO_PACK:
+		if (from != PROC_SCANNER)
+			break;
+		check_size(imsg, 0, "nothing to pack");
+		pl.pack_asked = 0;
+		pl.pack_none = 1;
+		kick();
+		return (1);
+	case IMSG_PACK_BEGIN:
+		if (from != PROC_SCANNER || fd == -1)
+			break;
+		check_size(imsg, sizeof(begin), "pack begin");
+		memcpy(&begin, imsg->data, sizeof(begin));
+		check_id(begin.id, sizeof(begin.id), "pack begin");
+		pl.pack_asked = 0;
+		pl.packing = 1;
+		strlcpy(pl.pack_id, begin.id, sizeof(pl.pack_id));
+		stall_track(&pl.pack_stall, begin.id, 0);
+		status();
+		parent_send(PROC_PACKER, IMSG_PACK_BEGIN, fd, &begin,
+		    sizeof(begin));
+		return (1);
+	case IMSG_PACK_ENTRY:
+		/* Opaque to the parent; the packer checks it. */
+		if (from != PROC_SCANNER || !pl.packing)
+			break;
+		parent_send(PROC_PACKER, IMSG_PACK_ENTRY, fd, imsg->data,
+		    imsg->hdr.len - IMSG_HEADER_SIZE);
+		return (1);
+	case IMSG_PACK_CREDIT:
+		if (from != PROC_PACKER || fd != -1)
+			break;
+		check_size(imsg, sizeof(struct pack_credit), "pack credit");
+		parent_send(PROC_SCANNER, IMSG_PACK_CREDIT, -1, imsg->data,
+		    sizeof(struct pack_credit));
+		return (1);
+	case IMSG_PACK_PROGRESS:
+		if (from != PROC_PACKER)
+			break;
+		check_size(imsg, sizeof(struct progress), "pack progress");
+		{
+			struct progress	 p;
+
+			memcpy(&p, imsg->data, sizeof(p));
+			if (pl.packing && strncmp(p.id, pl.pack_id,
+			    sizeof(p.id)) == 0)
+				stall_track(&pl.pack_stall, pl.pack_id, p.done);
+		}
+		return (1);
+	case IMSG_PACK_RESULT:
+		if (from != PROC_PACKER || fd != -1)
+			break;
+		check_size(imsg, sizeof(pr), "pack result");
+		parent_send(PROC_SCANNER, IMSG_PACK_RESULT, -1, imsg->data,
+		    sizeof(pr));
+		return (1);
+	case IMSG_PACKED:
+	case IMSG_PACK_FAILED:
+		if (from != PROC_SCANNER)
+			break;
+		check_size(imsg, sizeof(pr), "pack outcome");
+		memcpy(&pr, imsg->data, sizeof(pr));
+		if (imsg->hdr.type == IMSG_PACK_FAILED && pl.mode == MODE_ONCE)
+			pl.failed++;
+		/* A failure found before packing began has no job. */
+		pl.packing = 0;
+		pl.pack_asked = 0;
+		pl.upload_none = 0;
+		kick();
+		return (1);
+	case IMSG_NOTHING_TO_UPLOAD:
+		if (from != PROC_SCANNER)
+			break;
+		check_size(imsg, 0, "nothing to upload");
+		pl.upload_asked = 0;
+		pl.upload_none = 1;
+		kick();
+		return (1);
+	case IMSG_UPLOAD_JOB:
+		if (from != PROC_SCANNER || fd == -1)
+			break;
+		check_size(imsg, sizeof(job), "upload job");
+		memcpy(&job, imsg->data, sizeof(job));
+		check_id(job.id, sizeof(job.id), "upload job");
+		pl.upload_asked = 0;
+		pl.uploading = 1;
+		strlcpy(pl.upload_id, job.id, sizeof(pl.upload_id));
+		memset(&pl.upload_progress, 0, sizeof(pl.upload_progress));
+		stall_track(&pl.upload_stall, job.id, 0);
+		status();
+		parent_send(PROC_UPLOADER, IMSG_UPLOAD_JOB, fd, &job,
+		    sizeof(job));
+		return (1);
+	case IMSG_UPLOAD_PROGRESS:
+		if (from != PROC_UPLOADER)
+			break;
+		check_size(imsg, sizeof(pl.upload_progress), "upload progress");
+		memcpy(&pl.upload_progress, imsg->data,
+		    sizeof(pl.upload_progress));
+		pl.upload_progress.id[sizeof(pl.upload_progress.id) - 1] = '\0';
+		if (pl.uploading && strcmp(pl.upload_progress.id,
+		    pl.upload_id) == 0) {
+			stall_track(&pl.upload_stall, pl.upload_id,
+			    pl.upload_progress.done);
+			status();
+		}
+		return (1);
+	case IMSG_UPLOAD_RESULT:
+		if (from != PROC_UPLOADER)
+			break;
+		check_size(imsg, sizeof(ur), "upload result");
+		memcpy(&ur, imsg->data, sizeof(ur));
+		check_id(ur.id, sizeof(ur.id), "upload result");
+		ur.detail[sizeof(ur.detail) - 1] = '\0';
+		upload_result(&ur);
+		return (1);
+	case IMSG_RETIRED:
+		if (from != PROC_SCANNER)
+			break;
+		check_size(imsg, sizeof(rt), "retired");
+		pl.uploading = 0;
+		kick();
+		return (1);
+	case IMSG_PING_RESULT:
+		if (from != PROC_UPLOADER || pl.mode != MODE_PING)
+			break;
+		check_size(imsg, sizeof(ping), "ping result");
+		memcpy(&ping, imsg->data, sizeof(ping));
+		ping.detail[sizeof(ping.detail) - 1] = '\0';
+		ping_report(pl.conf, &ping);
+		parent_exit(ping.step == PING_OK ? 0 : 1);
+		return (1);
+	}
+	imsg->fd = fd;
+	return (0);
+}
+
+/* `ping`: one line on stdout an operator can act on. */
+void
+ping_report(const struct shipper_conf *conf, const struct ping_result *p)
+{
+	static const char *const steps[] = {
+		[PING_OK] = "OK",
+		[PING_RESOLVE] = "name resolution",
+		[PING_CONNECT] = "TCP connection",
+		[PING_TLS] = "TLS",
+		[PING_HTTP] = "HTTP",
+	};
+	char		 when[32];
+	struct tm	 tm;
+	time_t		 t;
+
+	if (p->step == PING_OK) {
+		t = p->receiver_time != 0 ? p->receiver_time : p->date_header;
+		if (t != 0 && gmtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		else
+			strlcpy(when, "unknown", sizeof(when));
+		printf("OK: %s answers as %s, receiver time %s, clock skew "
+		    "%+llds\n", conf->receiver_url, conf->host, when,
+		    t != 0 ? (long long)(time(NULL) - t) : 0LL);
+	} else
+		printf("FAILED at %s: %s: %s\n",
+		    p->step > 0 && p->step <= PING_HTTP ? steps[p->step] :
+		    "unknown step", conf->receiver_url, log_esc(p->detail));
+	fflush(stdout);
+}
