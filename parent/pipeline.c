@@ -36,6 +36,7 @@ static struct {
 	struct stall		 pack_stall;
 
 	int			 upload_asked, uploading, upload_none;
+	int			 upload_refused;	/* `once`: 401/403 */
 	char			 upload_id[ID_MAXLEN + 1];
 	struct progress		 upload_progress;
 	struct stall		 upload_stall;
@@ -193,7 +194,7 @@ kick(void)
 		parent_send(PROC_SCANNER, IMSG_WANT_PACK, -1, NULL, 0);
 	}
 	if (!pl.uploading && !pl.upload_asked && !pl.upload_none &&
-	    !pl.waiting) {
+	    !pl.waiting && !pl.upload_refused) {
 		pl.upload_asked = 1;
 		parent_send(PROC_SCANNER, IMSG_WANT_UPLOAD, -1, NULL, 0);
 	}
@@ -207,7 +208,8 @@ once_check(void)
 	if (pl.mode != MODE_ONCE || !pl.ready)
 		return;
 	if (pl.packing || pl.pack_asked || !pl.pack_none ||
-	    pl.uploading || pl.upload_asked || !pl.upload_none)
+	    pl.uploading || pl.upload_asked ||
+	    !(pl.upload_none || pl.upload_refused))
 		return;
 	log_info("once: %u shipped, %u not shipped", pl.shipped, pl.failed);
 	parent_exit(pl.failed == 0 ? 0 : 1);
@@ -240,6 +242,7 @@ upload_result(const struct upload_result *r)
 {
 	struct retire	 rt;
 	uint64_t	 msec;
+	char		 how[16], pause[64];
 
 	if (!pl.uploading || strcmp(r->id, pl.upload_id) != 0)
 		fatalx("uploader: result for %s, which it was not sent",
@@ -264,12 +267,24 @@ upload_result(const struct upload_result *r)
 		/* Our credentials: nothing to gain by hammering. */
 		rt.where = RETIRE_BACK;
 		pl.failed++;
-		log_warnx("%s: the receiver refused our credentials (HTTP %d):"
-		    " %s; uploads paused for %llds: check the token in %s and "
-		    "the certificate in %s", r->id, r->http_status,
-		    r->detail, (long long)pl.conf->backoff_cap,
-		    pl.conf->token_file, pl.conf->cert_file);
-		wait_for(backoff_sec_to_ms(pl.conf->backoff_cap));
+		if (r->http_status != 0)
+			snprintf(how, sizeof(how), "HTTP %d", r->http_status);
+		else
+			strlcpy(how, "TLS", sizeof(how));
+		if (pl.mode == MODE_ONCE) {
+			/* The other episodes would meet the same refusal. */
+			pl.upload_refused = 1;
+			snprintf(pause, sizeof(pause), "no more uploads in this "
+			    "run");
+		} else
+			snprintf(pause, sizeof(pause), "uploads paused for "
+			    "%llds", (long long)pl.conf->backoff_cap);
+		log_warnx("%s: the receiver refused our credentials (%s): %s; "
+		    "%s: check the token in %s and the certificate in %s",
+		    r->id, how, r->detail, pause, pl.conf->token_file,
+		    pl.conf->cert_file);
+		if (pl.mode != MODE_ONCE)
+			wait_for(backoff_sec_to_ms(pl.conf->backoff_cap));
 		break;
 	case ACTION_RETRY:
 		rt.where = RETIRE_BACK;
