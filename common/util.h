@@ -17,4 +17,12 @@ int	 valid_id(const char *);
  */
 int	 check_secret_file(const char *, char *, size_t);
 
+/*
+ * Test hook for the crash-matrix tests: when CIS490_CRASHPOINT names
+ * this point, the process stops itself (SIGSTOP) here, so a test can
+ * SIGKILL it, or another process, at exactly this step of an episode's
+ * life cycle.  Unset, as in production, it costs one comparison.
+ */
+void	 crashpoint(const char *);
+
 #endif /* UTIL_H */

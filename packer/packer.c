@@ -206,6 +206,8 @@ pack_entry(struct imsg *imsg)
 		if (archive_add(job.arc, &te, imsg->fd, err,
 		    sizeof(err)) == -1)
 			pack_fail(archive_status(), err);
+		else if (te.type == TAR_FILE)
+			crashpoint("pack");
 	}
 	if (imsg->fd != -1)
 		close(imsg->fd);

@@ -302,6 +302,8 @@ upload_result(const struct upload_result *r)
 	default:
 		fatalx("uploader: bad action %d", r->action);
 	}
+	if (rt.where == RETIRE_SHIPPED)
+		crashpoint("answered");
 	parent_send(PROC_SCANNER, IMSG_RETIRE, -1, &rt, sizeof(rt));
 }
 

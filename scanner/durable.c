@@ -402,6 +402,7 @@ durable_retire(struct scanner *s, struct episode *ep, const struct retire *r,
 		    strerror(errno));
 		return (-1);
 	}
+	crashpoint("retire");
 	durable_unlink_spool(s, ep->id);
 	return (0);
 }

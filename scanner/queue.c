@@ -305,6 +305,7 @@ queue_pass(struct scanner *s)
 		}
 	}
 	closedir(dir);
+	crashpoint("scan");
 
 	/* Gone from episodes/ behind our back, and not ours to finish. */
 	RB_FOREACH_SAFE(ep, episode_tree, &s->episodes, next) {

@@ -233,6 +233,7 @@ pack_result(const struct pack_result *r)
 		pack_failed(ep, err, PACK_ERR_OUTPUT);
 		return;
 	}
+	crashpoint("packed");
 	ep->state = EP_PACKED;
 	ep->pack_attempts = 0;
 	log_info("%s: packed, %llu bytes", ep->id,

@@ -343,6 +343,8 @@ upload_progress(void *arg, uint64_t done, uint64_t total)
 
 	if (stopping())
 		return (1);
+	if (done > 0 && done < total)
+		crashpoint("upload");
 	ms = ms_since(&ps->last);
 	if (ps->sent && ms < PROGRESS_MAX_MS &&
 	    (done == ps->last_done || ms < PROGRESS_MIN_MS))
