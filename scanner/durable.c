@@ -397,6 +397,10 @@ durable_retire(struct scanner *s, struct episode *ep, const struct retire *r,
 		    DIR_QUARANTINE, target, strerror(errno));
 		return (-1);
 	}
+	/* Retention ages a shipped episode from now (retention.c). */
+	if (r->where == RETIRE_SHIPPED &&
+	    utimensat(dirfd, target, NULL, AT_SYMLINK_NOFOLLOW) == -1)
+		log_warn("%s: cannot set the shipping time", ep->id);
 	if (fsync_dir(dirfd) == -1 || fsync_dir(s->episodes_fd) == -1) {
 		snprintf(err, errlen, "fsync after retiring %s: %s", ep->id,
 		    strerror(errno));

@@ -5,6 +5,7 @@
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -59,6 +60,42 @@ void
 queue_init(struct scanner *s)
 {
 	RB_INIT(&s->episodes);
+	s->quarantine_cleaned = s->shipped_cleaned = -1;
+}
+
+/*
+ * Below min-free (space or inodes) on the data root packing pauses: a
+ * full disk must not take a half-written archive with it.  Said once
+ * when it starts and once when it ends.
+ */
+static int
+space_low(struct scanner *s)
+{
+	struct statvfs	 sv;
+	uint64_t	 space, inodes;
+	int		 low;
+
+	if (fstatvfs(s->root_fd, &sv) == -1) {
+		log_warn("statvfs %s", s->conf->data_root);
+		return (0);
+	}
+	space = (uint64_t)sv.f_bavail * sv.f_frsize;
+	inodes = sv.f_favail;
+	/* A file system without inode counts (f_files 0) has no limit. */
+	low = space < s->conf->min_free_space ||
+	    (sv.f_files != 0 && inodes < s->conf->min_free_inodes);
+	if (low && !s->low_space)
+		log_warnx("packing paused: %llu MiB and %llu inodes free on "
+		    "%s, below min-free (space %llu MiB, inodes %llu); free "
+		    "space there to resume", (unsigned long long)(space >> 20),
+		    (unsigned long long)inodes, s->conf->data_root,
+		    (unsigned long long)(s->conf->min_free_space >> 20),
+		    (unsigned long long)s->conf->min_free_inodes);
+	else if (!low && s->low_space)
+		log_info("packing resumed: %llu MiB free on %s",
+		    (unsigned long long)(space >> 20), s->conf->data_root);
+	s->low_space = low;
+	return (low);
 }
 
 struct episode *
@@ -89,6 +126,8 @@ queue_next(struct scanner *s, enum ep_state state)
 	struct episode	*ep, *best = NULL;
 	time_t		 now = time(NULL);
 
+	if (state == EP_READY && space_low(s))
+		return (NULL);
 	RB_FOREACH(ep, episode_tree, &s->episodes) {
 		if (ep->state != state)
 			continue;
@@ -254,6 +293,7 @@ queue_pass(struct scanner *s)
 	s->pass++;
 	memset(r, 0, sizeof(*r));
 	r->pass = s->pass;
+	retention_run(s);
 
 	if ((fd = dup(s->episodes_fd)) == -1 ||
 	    (dir = fdopendir(fd)) == NULL)
@@ -346,4 +386,7 @@ queue_pass(struct scanner *s)
 		    ep->ready_time < r->oldest_ready))
 			r->oldest_ready = ep->ready_time;
 	}
+	log_debug("pass %llu: %u waiting, %u ready, %u packed, %u ignored",
+	    (unsigned long long)s->pass, r->waiting, r->ready, r->packed,
+	    r->ignored);
 }

@@ -60,6 +60,9 @@ struct scanner {
 	uint64_t		 pass;
 	struct episode_tree	 episodes;
 	struct scan_report	 report;
+	time_t			 quarantine_cleaned;	/* monotonic, -1: never */
+	time_t			 shipped_cleaned;
+	int			 low_space;	/* below min-free: no packing */
 };
 
 /* queue.c */
@@ -68,6 +71,9 @@ void		 queue_pass(struct scanner *);
 struct episode	*queue_find(struct scanner *, const char *);
 struct episode	*queue_next(struct scanner *, enum ep_state);
 void		 queue_remove(struct scanner *, struct episode *);
+
+/* retention.c */
+void		 retention_run(struct scanner *);
 
 /* walk.c: one pack job at a time */
 int		 walk_begin(struct scanner *, struct episode *, int *,
