@@ -76,10 +76,19 @@ http_parse(char *buf, size_t len, struct request *req, const char **err)
 		if (p > line && p[-1] == '\r')
 			p--;
 		*p = '\0';
-		if (memchr(line, '\0', (size_t)(p - line)) != NULL) {
-			*err = "NUL byte in the request head";
-			return (400);
-		}
+		/*
+		 * No control characters but HTAB anywhere in the head: a
+		 * bare CR is a line end to some parsers and not to others,
+		 * which is how requests get smuggled (RFC 9112 2.2, 5.5).
+		 */
+		for (e = line; e < p; e++)
+			if (((unsigned char)*e < 0x20 && *e != '\t') ||
+			    *e == 0x7f) {
+				*err = *e == '\r' ? "bare CR in the request "
+				    "head" : "control character in the "
+				    "request head";
+				return (400);
+			}
 		if (first) {
 			first = 0;
 			if ((sp1 = strchr(line, ' ')) == NULL ||
@@ -105,11 +114,19 @@ http_parse(char *buf, size_t len, struct request *req, const char **err)
 				*err = "the target must be an absolute path";
 				return (400);
 			}
-			for (p = req->target; *p != '\0'; p++)
+			for (p = req->target; *p != '\0'; p++) {
 				if (*p <= ' ' || *p >= 0x7f) {
 					*err = "malformed target";
 					return (400);
 				}
+				/* Nothing is decoded, but it must be valid. */
+				if (*p == '%' && (!isxdigit((unsigned char)p[1]) ||
+				    !isxdigit((unsigned char)p[2]))) {
+					*err = "malformed percent-encoding in "
+					    "the target";
+					return (400);
+				}
+			}
 			if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
 				req->minor = 1;
 			else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)

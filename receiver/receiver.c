@@ -212,7 +212,8 @@ check_storage(struct receiver_conf *conf)
 		fatalx("user %s is root; name an unprivileged account",
 		    conf->user);
 	if (st.st_uid != pw->pw_uid)
-		fatalx("storage-root %s is not owned by user %s: chown %s %s",
+		fatalx("storage-root %s is not owned by user %s: "
+		    "chown -R %s %s",
 		    conf->storage_root, conf->user, conf->user,
 		    conf->storage_root);
 }

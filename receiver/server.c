@@ -34,6 +34,8 @@
 #define SWEEP_USEC		(USEC / 4)
 #define LINGER_USEC		(2 * USEC)
 #define STOP_GRACE_USEC		(3 * USEC)
+/* A sweep this much later than due means the loop was stalled. */
+#define STALL_USEC		(USEC / 2)
 /* Past max-connections, this many more get a 503; beyond, a close. */
 #define OVERLOAD_SLACK		64
 /* Body bytes per wakeup, so one fast upload cannot starve the rest. */
@@ -60,6 +62,7 @@ static struct connlist	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static int		 nconns;
 static struct imsgev	 parent_iev;
 static uint64_t		 stop_deadline;
+static uint64_t		 last_sweep;
 static unsigned char	 bodybuf[65536];
 
 static int	 server_accept(sd_event_source *, int, uint32_t, void *);
@@ -79,14 +82,20 @@ static int	 conn_flush(struct conn *);
 static int	 conn_read_head(struct conn *);
 static int	 conn_read_body(struct conn *);
 
+/*
+ * The clock is read afresh, not taken from sd_event_now(): that is the
+ * time the loop woke up, which is stale after a long callback (a commit
+ * on a slow disk), and deadlines set or judged against it would be off
+ * by that much.
+ */
 uint64_t
 server_now(void)
 {
-	uint64_t	 t;
+	struct timespec	 ts;
 
-	if (sd_event_now(ev, CLOCK_MONOTONIC, &t) < 0)
-		t = 0;
-	return (t);
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		fatal("clock_gettime");
+	return ((uint64_t)ts.tv_sec * USEC + (uint64_t)ts.tv_nsec / 1000);
 }
 
 void
@@ -143,6 +152,7 @@ server_main(struct server_env *env)
 	if (sd_event_add_time_relative(ev, &src, CLOCK_MONOTONIC, SWEEP_USEC,
 	    0, server_sweep, NULL) < 0)
 		fatalx("cannot add the sweep timer");
+	last_sweep = server_now();
 	for (i = 0; i < conf->nlisten; i++) {
 		listeners[i].fd = conf->listen[i].fd;
 		if (sd_event_add_io(ev, &listeners[i].src, listeners[i].fd,
@@ -228,15 +238,34 @@ server_stop(void)
 		sd_event_exit(ev, 0);
 }
 
+/*
+ * Drop the connections past their deadline.  When this sweep comes much
+ * later than due, the loop itself was stalled (a commit waiting on the
+ * disk, the process stopped): the clients may have sent everything in
+ * time without being read, so every deadline moves by the stall instead
+ * of blaming them for it.
+ */
 static int
 server_sweep(sd_event_source *s, uint64_t usec, void *arg)
 {
 	struct conn	*c, *t;
-	uint64_t	 now = server_now();
+	uint64_t	 now = server_now(), late = 0;
 	int		 i;
 
 	(void)usec;
 	(void)arg;
+	if (now > last_sweep + SWEEP_USEC + STALL_USEC)
+		late = now - last_sweep - SWEEP_USEC;
+	last_sweep = now;
+	if (late > 0) {
+		log_info("the server was stalled for %" PRIu64 ".%03" PRIu64
+		    "s; deadlines moved by as much", late / USEC,
+		    (late % USEC) / 1000);
+		TAILQ_FOREACH(c, &conns, entry)
+			c->deadline += late;
+		if (server_stopping)
+			stop_deadline += late;
+	}
 	TAILQ_FOREACH_SAFE(c, &conns, entry, t) {
 		if (now < c->deadline)
 			continue;
@@ -445,9 +474,19 @@ conn_reset(struct conn *c)
 	c->status = 0;
 	c->note = NULL;
 	c->path[0] = '\0';
-	c->started = 0;
 	c->state = CONN_HEADERS;
-	c->deadline = server_now() + server_conf->idle_timeout * USEC;
+	/*
+	 * Bytes of the next request already here (pipelined, or sent
+	 * with the last body) start its head: header-timeout, not the
+	 * idle timeout, from now.
+	 */
+	if (c->inlen > 0) {
+		c->started = server_now();
+		c->deadline = c->started + server_conf->header_timeout * USEC;
+	} else {
+		c->started = 0;
+		c->deadline = server_now() + server_conf->idle_timeout * USEC;
+	}
 }
 
 /* Returns 1 when everything is written, 0 to wait, -1 to drop. */

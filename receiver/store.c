@@ -11,8 +11,13 @@
  * temp file, which fails rather than replacing what is there: of two
  * uploads of one id exactly one stores, and a crash at any point leaves
  * either nothing or the whole archive.
+ *
+ * All of this runs in the server's one event loop, so nothing at the
+ * commit may take time in proportion to the archive: the digest and the
+ * zstd structure are checked as the body streams in, and the written
+ * pages are pushed to the disk every SYNC_CHUNK bytes, so the final
+ * fsync has little left to wait for.
  */
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -33,6 +38,41 @@
 #define DIGEST_LEN	32
 #define DIGEST_SUFFIX	".sha256"
 #define ARCHIVE_SUFFIX	".tar.zst"
+/* Start writeback of what was written every this many bytes. */
+#define SYNC_CHUNK	(4 * 1024 * 1024)
+
+/* Frame and block headers (RFC 8878 3.1). */
+#define ZST_MAGIC		0xFD2FB528U
+#define ZST_SKIP_MAGIC		0x184D2A50U	/* low 4 bits are free */
+#define ZST_BLOCK_MAX		(128 * 1024)
+#define ZST_WINDOWLOG_MAX	31
+
+enum zst_state {
+	ZST_MAGIC_NUM,		/* 4 bytes: a frame's magic number */
+	ZST_SKIP_SIZE,		/* 4 bytes: a skippable frame's size */
+	ZST_FHD,		/* 1 byte: frame header descriptor */
+	ZST_FHEAD,		/* rest of the frame header */
+	ZST_BLOCK,		/* 3 bytes: block header */
+	ZST_CHECKSUM,		/* 4 bytes: content checksum */
+	ZST_SKIP,		/* skip: block content, skippable frame */
+	ZST_BAD
+};
+
+/*
+ * A walk over frame and block headers, fed the body as it arrives: it
+ * needs no decompression and no second pass over the file.
+ */
+struct zst_walk {
+	enum zst_state	 state;
+	unsigned char	 hdr[14];
+	size_t		 have;		/* bytes of hdr collected */
+	size_t		 need;		/* bytes of hdr wanted */
+	uint64_t	 skip;		/* bytes left to skip */
+	int		 window;	/* the frame has a window descriptor */
+	int		 checksum;	/* the frame ends in a checksum */
+	int		 frames;	/* real frames seen */
+	enum zst_state	 after_skip;
+};
 
 struct store_upload {
 	char		 host[ID_MAXLEN + 1];
@@ -40,17 +80,25 @@ struct store_upload {
 	char		 tmpname[64];
 	int		 fd;
 	uint64_t	 size;
+	uint64_t	 synced;	/* writeback started up to here */
 	EVP_MD_CTX	*md;
+	struct zst_walk	 zst;
 };
 
 static int		 rootfd = -1;
 static int		 tmpfd = -1;
 static unsigned int	 seq;
+/* Hosts whose directory entry in the root is known to be on disk. */
+static char		**synced_hosts;
+static size_t		 nsynced_hosts;
 
 static int	 hash_fd(int, unsigned char *);
 static int	 read_digest(int, const char *, unsigned char *);
 static int	 write_digest(int, const char *, const unsigned char *);
-static int	 is_zstd(int, uint64_t);
+static void	 zst_want(struct zst_walk *, enum zst_state, size_t);
+static void	 zst_feed(struct zst_walk *, const unsigned char *, size_t);
+static int	 zst_complete(const struct zst_walk *);
+static int	 root_sync_host(const char *, int);
 
 void
 store_init(int fd)
@@ -173,6 +221,37 @@ write_digest(int dirfd, const char *name, const unsigned char *digest)
 }
 
 /*
+ * Make HOST's entry in the storage root durable before the first archive
+ * under it is answered for: when this process created HOST/, and also
+ * the first time it stores under a HOST/ that was there already, since
+ * a process that died between its mkdirat and its fsync left an entry
+ * that may still be only in memory.  Later commits of this process find
+ * the entry on disk.
+ */
+static int
+root_sync_host(const char *host, int created)
+{
+	size_t	 i;
+	char	*s;
+
+	for (i = 0; i < nsynced_hosts; i++)
+		if (strcmp(synced_hosts[i], host) == 0)
+			break;
+	if (i < nsynced_hosts && !created)
+		return (0);
+	if (fsync(rootfd) == -1)
+		return (-1);
+	if (i < nsynced_hosts)
+		return (0);
+	/* Hosts are those of the tokens file: a short list. */
+	if ((s = strdup(host)) == NULL || (synced_hosts = reallocarray(
+	    synced_hosts, nsynced_hosts + 1, sizeof(char *))) == NULL)
+		fatal("%s", __func__);
+	synced_hosts[nsynced_hosts++] = s;
+	return (0);
+}
+
+/*
  * Is HOST/ID stored?  Returns 1 with its digest and size, 0 when not,
  * -1 on an error.  The digest file is normally there; after a crash
  * between the link and the digest file the archive is hashed once and
@@ -232,6 +311,7 @@ store_begin(const char *host, const char *id)
 	arc4random_buf(&rnd, sizeof(rnd));
 	snprintf(up->tmpname, sizeof(up->tmpname), "up-%ld-%u-%08x",
 	    (long)getpid(), ++seq, rnd);
+	zst_want(&up->zst, ZST_MAGIC_NUM, 4);
 	if ((up->md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(up->md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(up->md);
@@ -262,6 +342,7 @@ store_write(struct store_upload *up, const void *buf, size_t len)
 	size_t		 left = len;
 
 	EVP_DigestUpdate(up->md, buf, len);
+	zst_feed(&up->zst, buf, len);
 	while (left > 0) {
 		if ((n = write(up->fd, p, left)) == -1) {
 			if (errno == EINTR)
@@ -274,6 +355,19 @@ store_write(struct store_upload *up, const void *buf, size_t len)
 		left -= (size_t)n;
 	}
 	up->size += len;
+	/*
+	 * Start writeback now and then without waiting for it, so the
+	 * fsync at the commit finds most pages on the disk already and
+	 * the dirty pages of a big upload do not pile up.
+	 */
+	if (up->size - up->synced >= SYNC_CHUNK) {
+		if (sync_file_range(up->fd, (off_t)up->synced,
+		    (off_t)(up->size - up->synced),
+		    SYNC_FILE_RANGE_WRITE) == -1)
+			log_warn("sync_file_range %s/%s", STORE_TMPDIR,
+			    up->tmpname);
+		up->synced = up->size;
+	}
 	return (0);
 }
 
@@ -292,36 +386,140 @@ store_abort(struct store_upload *up)
 	free(up);
 }
 
-/*
- * One or more complete zstd frames and nothing else.  Walking the frame
- * and block headers is cheap and needs no decompression; the content
- * itself is covered by the SHA-256 the client sent.
- */
-static int
-is_zstd(int fd, uint64_t size)
+static uint32_t
+le32(const unsigned char *p)
 {
-	unsigned char	*p;
-	size_t		 off = 0, r;
-	int		 ok = 1;
+	return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24);
+}
 
-	if (size < 4 || size > SIZE_MAX)
-		return (0);
-	if ((p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd,
-	    0)) == MAP_FAILED)
-		return (-1);
-	/* The first frame is a real one, not a skippable frame. */
-	if (((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24) != ZSTD_MAGICNUMBER)
-		ok = 0;
-	while (ok && off < (size_t)size) {
-		r = ZSTD_findFrameCompressedSize(p + off, (size_t)size - off);
-		if (ZSTD_isError(r) || r == 0)
-			ok = 0;
+static void
+zst_want(struct zst_walk *z, enum zst_state st, size_t need)
+{
+	z->state = st;
+	z->have = 0;
+	z->need = need;
+}
+
+/* Skip n bytes, then collect the header of state next. */
+static void
+zst_skip(struct zst_walk *z, uint64_t n, enum zst_state next)
+{
+	z->after_skip = next;
+	z->skip = n;
+	if (n > 0)
+		zst_want(z, ZST_SKIP, 0);
+	else
+		zst_want(z, next, next == ZST_BLOCK ? 3 : 4);
+}
+
+/* A whole header is in z->hdr: check it and say what comes next. */
+static void
+zst_header(struct zst_walk *z)
+{
+	static const size_t	 did_size[4] = { 0, 1, 2, 4 };
+	uint32_t		 magic, bh, bsize, type;
+	unsigned char		 d;
+	size_t			 fcs;
+	int			 single;
+
+	switch (z->state) {
+	case ZST_MAGIC_NUM:
+		magic = le32(z->hdr);
+		if (magic == ZST_MAGIC)
+			zst_want(z, ZST_FHD, 1);
+		else if ((magic & 0xFFFFFFF0U) == ZST_SKIP_MAGIC &&
+		    z->frames > 0)
+			zst_want(z, ZST_SKIP_SIZE, 4);
 		else
-			off += r;
+			z->state = ZST_BAD;	/* the first is a real one */
+		break;
+	case ZST_SKIP_SIZE:
+		zst_skip(z, le32(z->hdr), ZST_MAGIC_NUM);
+		break;
+	case ZST_FHD:
+		d = z->hdr[0];
+		if (d & 0x08) {			/* reserved bit */
+			z->state = ZST_BAD;
+			break;
+		}
+		single = (d >> 5) & 1;
+		z->checksum = (d >> 2) & 1;
+		z->window = !single;
+		fcs = (d >> 6) == 0 ? (size_t)single :
+		    (size_t)1 << (d >> 6);
+		/* Window descriptor, dictionary id, frame content size. */
+		zst_want(z, ZST_FHEAD, (size_t)z->window + did_size[d & 3] +
+		    fcs);
+		if (z->need == 0)
+			zst_want(z, ZST_BLOCK, 3);
+		break;
+	case ZST_FHEAD:
+		if (z->window && 10 + (z->hdr[0] >> 3) > ZST_WINDOWLOG_MAX)
+			z->state = ZST_BAD;
+		else
+			zst_want(z, ZST_BLOCK, 3);
+		break;
+	case ZST_BLOCK:
+		bh = (uint32_t)z->hdr[0] | (uint32_t)z->hdr[1] << 8 |
+		    (uint32_t)z->hdr[2] << 16;
+		bsize = bh >> 3;
+		type = (bh >> 1) & 3;
+		if (type == 3 || bsize > ZST_BLOCK_MAX) {
+			z->state = ZST_BAD;	/* reserved type, too big */
+			break;
+		}
+		if (type == 1)
+			bsize = 1;		/* RLE: the byte to repeat */
+		if (bh & 1) {
+			z->frames++;
+			zst_skip(z, bsize, z->checksum ? ZST_CHECKSUM :
+			    ZST_MAGIC_NUM);
+		} else
+			zst_skip(z, bsize, ZST_BLOCK);
+		break;
+	case ZST_CHECKSUM:
+		zst_want(z, ZST_MAGIC_NUM, 4);
+		break;
+	default:
+		z->state = ZST_BAD;
+		break;
 	}
-	munmap(p, (size_t)size);
-	return (ok);
+}
+
+/* Feed the walk the next len bytes of the body. */
+static void
+zst_feed(struct zst_walk *z, const unsigned char *p, size_t len)
+{
+	size_t	 n;
+
+	while (len > 0 && z->state != ZST_BAD) {
+		if (z->state == ZST_SKIP) {
+			n = len < z->skip ? len : (size_t)z->skip;
+			p += n;
+			len -= n;
+			z->skip -= n;
+			if (z->skip == 0)
+				zst_skip(z, 0, z->after_skip);
+			continue;
+		}
+		n = z->need - z->have;
+		if (n > len)
+			n = len;
+		memcpy(z->hdr + z->have, p, n);
+		z->have += n;
+		p += n;
+		len -= n;
+		if (z->have == z->need)
+			zst_header(z);
+	}
+}
+
+/* One or more complete zstd frames and nothing else. */
+static int
+zst_complete(const struct zst_walk *z)
+{
+	return (z->state == ZST_MAGIC_NUM && z->have == 0 && z->frames > 0);
 }
 
 enum store_result
@@ -332,26 +530,14 @@ store_commit(struct store_upload *up, const unsigned char *want)
 	unsigned int		 len = DIGEST_LEN;
 	uint64_t		 size;
 	enum store_result	 res = STORE_ERROR;
-	int			 dfd = -1, created = 0, rfd, z;
+	int			 dfd = -1, created = 0;
 
 	EVP_DigestFinal_ex(up->md, got, &len);
 	if (CRYPTO_memcmp(got, want, DIGEST_LEN) != 0) {
 		res = STORE_DIGEST_MISMATCH;
 		goto out;
 	}
-	/* Reopened read-only: mmap wants a readable descriptor. */
-	if ((rfd = openat(tmpfd, up->tmpname, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1) {
-		log_warn("%s/%s", STORE_TMPDIR, up->tmpname);
-		goto out;
-	}
-	z = is_zstd(rfd, up->size);
-	close(rfd);
-	if (z == -1) {
-		log_warn("mmap %s/%s", STORE_TMPDIR, up->tmpname);
-		goto out;
-	}
-	if (z == 0) {
+	if (!zst_complete(&up->zst)) {
 		res = STORE_NOT_ZSTD;
 		goto out;
 	}
@@ -372,7 +558,7 @@ store_commit(struct store_upload *up, const unsigned char *want)
 		log_warn("storage root: %s", up->host);
 		goto out;
 	}
-	if (created && fsync(rootfd) == -1) {
+	if (root_sync_host(up->host, created) == -1) {
 		log_warn("fsync storage root");
 		goto out;
 	}

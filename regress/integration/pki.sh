@@ -180,3 +180,103 @@ put() {
 	    -H "Episode-Time: ${EPTIME:-$(now_rfc3339)}" "$@" \
 	    "$URL/v1/episodes/$h/$id"
 }
+
+# Identity variants (added; the functions above are unchanged).
+#
+#   pki_sign_cn CA FILE CN EXTENSIONS
+#                               like pki_sign, but the subject CN is CN
+#                               and the files are $PKI/FILE.{crt,key}
+#   pki_host_cn_only CA NAME    client cert with CN=NAME and no SAN
+#   pki_host_san_only CA NAME   client cert with DNS SAN NAME and a CN
+#                               that is no host name at all
+#   pki_host_cn_san CA FILE CN SAN
+#                               client cert with CN=CN and DNS SAN SAN:
+#                               $PKI/FILE.crt, $PKI/FILE.key
+pki_sign_cn() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$PKI/$2.key" -out "$PKI/$2.csr" \
+	    -subj "/CN=$3" 2>/dev/null || fail "openssl: key for $2"
+	printf '%s\n' "$4" >"$PKI/$2.ext"
+	openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.pem" \
+	    -CAkey "$PKI/$1.key" -CAcreateserial -days 2 \
+	    -extfile "$PKI/$2.ext" -out "$PKI/$2.crt" 2>/dev/null ||
+	    fail "openssl: certificate for $2"
+	chmod 0600 "$PKI/$2.key"
+}
+
+pki_host_cn_only() {
+	pki_sign_cn "$1" "$2" "$2" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+	openssl x509 -in "$PKI/$2.crt" -noout -ext subjectAltName 2>/dev/null |
+	    grep -q DNS && fail "pki_host_cn_only: $2 has a SAN"
+	return 0
+}
+
+pki_host_san_only() {
+	pki_sign_cn "$1" "$2" "cis490 test client" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+subjectAltName=DNS:$2"
+}
+
+pki_host_cn_san() {
+	pki_sign_cn "$1" "$2" "$3" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+subjectAltName=DNS:$4"
+}
+
+#   rraw HOST                   send stdin's bytes as they are over TLS
+#                               as HOST, read one final response (or
+#                               until the receiver closes, at most
+#                               RRAW_WAIT s, default 5); print
+#                               the first final status ("none" if none
+#                               came), all read bytes in $T/raw.out
+rraw() {
+	[ -f "$T/rraw.py" ] || cat >"$T/rraw.py" <<'PY'
+import socket, ssl, sys, time
+port, pki, host, wait, out = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=pki + "/ca.pem")
+ctx.load_cert_chain(pki + "/" + host + ".crt", pki + "/" + host + ".key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
+    server_hostname="127.0.0.1")
+s.sendall(sys.stdin.buffer.read())
+data = b""
+end = time.monotonic() + float(wait)
+
+def complete(d):
+    # One final response, head and Content-Length body, is in.
+    while True:
+        head, sep, rest = d.partition(b"\r\n\r\n")
+        if not sep:
+            return False
+        if not head.startswith(b"HTTP/1.1 1"):
+            break
+        d = rest
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    return len(rest) >= n
+
+try:
+    while time.monotonic() < end and not complete(data):
+        s.settimeout(max(0.05, end - time.monotonic()))
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+except (OSError, ssl.SSLError):
+    pass
+open(out, "wb").write(data)
+status = "none"
+for line in data.split(b"\r\n"):
+    if line.startswith(b"HTTP/1.1 ") and not line.startswith(b"HTTP/1.1 1"):
+        status = line.split()[1].decode()
+        break
+print(status)
+PY
+	python3 "$T/rraw.py" "$PORT" "$PKI" "$1" "${RRAW_WAIT:-5}" "$T/raw.out"
+}
