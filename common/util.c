@@ -3,11 +3,13 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -87,3 +89,77 @@ crashpoint(const char *name)
 	want = NULL;
 	raise(SIGSTOP);
 }
+
+/* n digits at s as a number, -1 if any is no digit. */
+static int
+rfc_digits(const char *s, int n)
+{
+	int	 v = 0;
+
+	while (n-- > 0) {
+		if (!isdigit((unsigned char)*s))
+			return (-1);
+		v = v * 10 + (*s++ - '0');
+	}
+	return (v);
+}
+
+/*
+ * RFC 3339 date-time (2026-11-27T10:00:00(.123)?(Z|+01:00)), as both
+ * ends of Episode-Time and ping use it.  Strict: an impossible date
+ * such as 30 February is refused, not normalised.
+ */
+int
+parse_rfc3339(const char *s, time_t *t)
+{
+	struct tm	 tm;
+	int		 y, mo, d, h, mi, sec, oh, om, sign;
+	time_t		 v;
+
+	if (strlen(s) < 20)
+		return (-1);
+	y = rfc_digits(s, 4);
+	mo = rfc_digits(s + 5, 2);
+	d = rfc_digits(s + 8, 2);
+	h = rfc_digits(s + 11, 2);
+	mi = rfc_digits(s + 14, 2);
+	sec = rfc_digits(s + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 ||
+	    s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	    s[13] != ':' || s[16] != ':')
+		return (-1);
+	s += 19;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)s[1]))
+			return (-1);
+		for (s++; isdigit((unsigned char)*s); s++)
+			;
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+		oh = om = sign = 0;
+	else if ((*s == '+' || *s == '-') && strlen(s) == 6 && s[3] == ':') {
+		sign = *s == '-' ? -1 : 1;
+		oh = rfc_digits(s + 1, 2);
+		om = rfc_digits(s + 4, 2);
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return (-1);
+	} else
+		return (-1);
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec == 60 ? 59 : sec;	/* a leap second */
+	if ((v = timegm(&tm)) == -1)
+		return (-1);
+	/* timegm normalises 31 February to March: refuse that instead. */
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return (-1);
+	*t = v - sign * (oh * 3600 + om * 60);
+	return (0);
+}
+

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* [A-Za-z0-9][A-Za-z0-9._-]{0,127}: episode and host ids (DESIGN §3). */
 int	 valid_id(const char *);
@@ -16,6 +17,9 @@ int	 valid_id(const char *);
  * (including when the file cannot be stat'd).
  */
 int	 check_secret_file(const char *, char *, size_t);
+
+/* RFC 3339 date-time to seconds; 0, or -1 when it is not one. */
+int	 parse_rfc3339(const char *, time_t *);
 
 /*
  * Test hook for the crash-matrix tests: when CIS490_CRASHPOINT names

@@ -194,7 +194,7 @@ in_window(struct conn *c)
 	char	 a[32], b[32];
 
 	if (c->req.episode_time == NULL ||
-	    http_rfc3339(c->req.episode_time, &t) == -1) {
+	    parse_rfc3339(c->req.episode_time, &t) == -1) {
 		conn_error(c, 400, "bad-episode-time", "missing or malformed "
 		    "Episode-Time (RFC 3339, e.g. 2026-01-02T03:04:05Z)");
 		return (0);

@@ -102,7 +102,6 @@ void		 conn_continue(struct conn *);
 /* http.c */
 int		 http_parse(char *, size_t, struct request *, const char **);
 const char	*http_reason(int);
-int		 http_rfc3339(const char *, time_t *);
 void		 http_fmt_rfc3339(char *, size_t, time_t);
 void		 http_fmt_date(char *, size_t, time_t);
 int		 http_repr_digest(const char *, unsigned char *);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "shipper.h"
+#include "util.h"
 
 struct answer {
 	enum answer_action	 action;
@@ -49,7 +50,5 @@ int		 repr_digest_sha256(const char *, char *, size_t);
 int		 json_get_string(const char *, size_t, const char *, char *,
 		    size_t);
 
-/* An RFC 3339 date-time (with Z or an offset) into *t; 0 or -1. */
-int		 parse_rfc3339(const char *, time_t *);
 
 #endif /* CLASSIFY_H */
