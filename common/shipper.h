@@ -339,6 +339,10 @@ void		 notify_status(const char *, ...)
 void		 stall_track(struct stall *, const char *, uint64_t);
 int		 stall_check(const struct stall *, int, time_t);
 
+/* requeue.c */
+int		 requeue_main(const struct shipper_conf *, const char *, int,
+		    char **);
+
 /* datatree.c */
 void		 datatree_create(const struct shipper_conf *);
 

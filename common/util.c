@@ -162,4 +162,3 @@ parse_rfc3339(const char *s, time_t *t)
 	*t = v - sign * (oh * 3600 + om * 60);
 	return (0);
 }
-

@@ -3,6 +3,7 @@
  * re-executes itself with -P NAME for each child, and main() dispatches
  * on that name before anything else happens.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const char *const proc_names[PROC_MAX] = {
 };
 
 static void	 usage(void) __attribute__((noreturn));
+static int	 requeue(const char *, int, char **);
 
 const char *
 proc_name(enum shipper_proc p)
@@ -31,9 +33,43 @@ proc_name(enum shipper_proc p)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file] [once | ping]\n",
-	    SHIPPER_NAME);
+	fprintf(stderr, "usage: %s [-dnv] [-f file] [once | ping]\n"
+	    "       %s [-f file] requeue [--reason reason] [id ...]\n",
+	    SHIPPER_NAME, SHIPPER_NAME);
 	exit(1);
+}
+
+/* requeue [--reason reason] [id ...]: at least one of the two. */
+static int
+requeue(const char *conffile, int argc, char **argv)
+{
+	struct shipper_conf	 conf;
+	const char		*reason = NULL;
+	int			 ch;
+
+	static const struct option	 longopts[] = {
+		{ "reason",	required_argument,	NULL,	'r' },
+		{ NULL,		0,			NULL,	0 }
+	};
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "r:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			reason = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 && reason == NULL)
+		usage();
+	log_init(LOG_MODE_TOOL, 0, SHIPPER_NAME);
+	if (parse_config(conffile, &conf, 0) == -1)
+		return (1);
+	return (requeue_main(&conf, reason, argc, argv));
 }
 
 int
@@ -45,7 +81,8 @@ main(int argc, char *argv[])
 	enum shipper_proc	 p;
 	enum shipper_mode	 mode = MODE_DAEMON;
 
-	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
+	/* "+": options end at the mode; its own options follow it. */
+	while ((ch = getopt(argc, argv, "+df:nP:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -68,6 +105,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc >= 1 && strcmp(argv[0], "requeue") == 0)
+		return (requeue(conffile, argc, argv));
 	if (argc > 1)
 		usage();
 	if (argc == 1) {
