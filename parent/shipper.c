@@ -45,7 +45,7 @@ requeue(const char *conffile, int argc, char **argv)
 {
 	struct shipper_conf	 conf;
 	const char		*reason = NULL;
-	int			 ch;
+	int			 ch, rv;
 
 	static const struct option	 longopts[] = {
 		{ "reason",	required_argument,	NULL,	'r' },
@@ -69,7 +69,9 @@ requeue(const char *conffile, int argc, char **argv)
 	log_init(LOG_MODE_TOOL, 0, SHIPPER_NAME);
 	if (parse_config(conffile, &conf, 0) == -1)
 		return (1);
-	return (requeue_main(&conf, reason, argc, argv));
+	rv = requeue_main(&conf, reason, argc, argv);
+	config_free(&conf);
+	return (rv);
 }
 
 int

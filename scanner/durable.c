@@ -10,6 +10,7 @@
  *				sha256sum(1) format, written first
  * spool/<id>.tar.zst		packed and fsync'd
  * quarantine/<id>.reason.json	why <id> was quarantined, written first
+ * shipped/<id>.shipped		when <id> was shipped, written after
  */
 #include <sys/stat.h>
 
@@ -30,6 +31,7 @@
 #define SUFFIX_ARCHIVE	".tar.zst"
 #define SUFFIX_DIGEST	".sha256"
 #define SUFFIX_REASON	".reason.json"
+#define SUFFIX_SHIPPED	".shipped"
 
 static int	 open_subdir(int, const char *);
 static int	 write_atomic(int, const char *, const char *, size_t);
@@ -183,6 +185,20 @@ durable_recover(struct scanner *s)
 	closedir(dir);
 	if (changed && fsync_dir(s->spool_fd) == -1)
 		log_warn("fsync spool/");
+
+	/* A shipping time whose episode retention removed: finish it. */
+	if ((fd = dup(s->shipped_fd)) == -1 ||
+	    (dir = fdopendir(fd)) == NULL)
+		fatal("shipped/");
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if ((has_suffix(de->d_name, SUFFIX_SHIPPED, name,
+		    sizeof(name)) && !exists_in(s->shipped_fd, name)) ||
+		    has_suffix(de->d_name, SUFFIX_SHIPPED ".tmp", name,
+		    sizeof(name)))
+			unlinkat(s->shipped_fd, de->d_name, 0);
+	}
+	closedir(dir);
 
 	/* A reason written, but the episode not moved: it stays queued. */
 	if ((fd = dup(s->quarantine_fd)) == -1 ||
@@ -397,16 +413,25 @@ durable_retire(struct scanner *s, struct episode *ep, const struct retire *r,
 		    DIR_QUARANTINE, target, strerror(errno));
 		return (-1);
 	}
-	/* Retention ages a shipped episode from now (retention.c). */
-	if (r->where == RETIRE_SHIPPED &&
-	    utimensat(dirfd, target, NULL, AT_SYMLINK_NOFOLLOW) == -1)
-		log_warn("%s: cannot set the shipping time", ep->id);
 	if (fsync_dir(dirfd) == -1 || fsync_dir(s->episodes_fd) == -1) {
 		snprintf(err, errlen, "fsync after retiring %s: %s", ep->id,
 		    strerror(errno));
 		return (-1);
 	}
 	crashpoint("retire");
+	/*
+	 * Retention ages a shipped episode from this marker, leaving the
+	 * episode's own times as recorded.  Without it (a crash just
+	 * here) it ages from the directory's mtime: sooner, never later.
+	 */
+	if (r->where == RETIRE_SHIPPED) {
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ\n", gmtime(&now));
+		snprintf(name, sizeof(name), "%s%s", target, SUFFIX_SHIPPED);
+		if (write_atomic(dirfd, name, ts, strlen(ts)) == -1 ||
+		    fsync_dir(dirfd) == -1)
+			log_warn("%s: cannot record the shipping time in "
+			    "shipped/%s", ep->id, name);
+	}
 	durable_unlink_spool(s, ep->id);
 	return (0);
 }

@@ -5,9 +5,10 @@
  * cleanup-interval, so the scan tick never walks these trees.  Every
  * removal is logged.  Unshipped episodes are never removed.
  *
- * The age of a shipped episode is its directory's mtime, which the
- * retire sets to the shipping time; that of a quarantined one is the
- * mtime of its reason file, written when it was quarantined.
+ * The age of a shipped episode is the mtime of shipped/<id>.shipped,
+ * written when it was shipped; that of a quarantined one is the mtime
+ * of its reason file, written when it was quarantined.  Without that
+ * file, the episode directory's mtime stands in.
  */
 #include <sys/stat.h>
 
@@ -24,6 +25,7 @@
 #include "util.h"
 
 #define REASON_SUFFIX	".reason.json"
+#define SHIPPED_SUFFIX	".shipped"
 
 static int	 rm_tree(int, const char *, int);
 
@@ -69,7 +71,7 @@ clean_dir(struct scanner *s, int at, const char *dirname, int keep_days,
 	DIR		*dir;
 	struct dirent	*de;
 	struct stat	 st;
-	char		 reason[ID_MAXLEN + 48];
+	char		 side[ID_MAXLEN + 48];
 	time_t		 now = time(NULL), limit;
 	int		 fd, removed = 0;
 
@@ -86,16 +88,12 @@ clean_dir(struct scanner *s, int at, const char *dirname, int keep_days,
 		    fstatat(at, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
-		if (quarantine) {
-			snprintf(reason, sizeof(reason), "%s%s", de->d_name,
-			    REASON_SUFFIX);
-			/* No reason file: age by the directory instead. */
-			if (fstatat(at, reason, &st,
-			    AT_SYMLINK_NOFOLLOW) == -1 &&
-			    fstatat(at, de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == -1)
-				continue;
-		}
+		snprintf(side, sizeof(side), "%s%s", de->d_name,
+		    quarantine ? REASON_SUFFIX : SHIPPED_SUFFIX);
+		/* No such file: the directory's own mtime stands in. */
+		if (fstatat(at, side, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+		    fstatat(at, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
 		if (st.st_mtime >= limit)
 			continue;
 		/* The tree first: a crash leaves the reason to finish by. */
@@ -104,8 +102,7 @@ clean_dir(struct scanner *s, int at, const char *dirname, int keep_days,
 			    de->d_name);
 			continue;
 		}
-		if (quarantine)
-			unlinkat(at, reason, 0);
+		unlinkat(at, side, 0);
 		log_info("retention: removed %s/%s, %lld days old (%s "
 		    "keep-days %d)", dirname, de->d_name,
 		    (long long)((now - st.st_mtime) / 86400), dirname,

@@ -37,7 +37,7 @@ verify() {
 	[ -d "$DATA/shipped/$id" ] || fail "$where: $id not in shipped/"
 	[ ! -e "$DATA/episodes/$id" ] || fail "$where: $id still in episodes/"
 	[ ! -e "$DATA/quarantine/$id" ] || fail "$where: $id quarantined"
-	n=$(find "$DATA/shipped" -maxdepth 1 -name "$id*" | wc -l)
+	n=$(find "$DATA/shipped" -maxdepth 1 -type d -name "$id*" | wc -l)
 	[ "$n" -eq 1 ] || fail "$where: $id is in shipped/ $n times"
 	[ -f "$STORE/lab-a/$id.tar.zst" ] || fail "$where: $id not stored"
 	rm -rf "$T/x"

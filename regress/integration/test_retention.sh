@@ -19,7 +19,8 @@ aged() {
 		echo '{"reason":"conflict"}' >"$DATA/quarantine/$2.reason.json"
 		touch -d "$3 days ago" "$DATA/quarantine/$2.reason.json"
 	else
-		touch -d "$3 days ago" "$DATA/shipped/$2"
+		date -u >"$DATA/shipped/$2.shipped"
+		touch -d "$3 days ago" "$DATA/shipped/$2.shipped"
 	fi
 	fix_owner
 }
@@ -37,7 +38,8 @@ touch -d '1000 days ago' "$DATA/episodes/ancient" "$DATA/episodes/ancient/data.t
 fix_owner
 ship_once keep 60
 [ "$ONCE_RC" -eq 0 ] || fail "once exited $ONCE_RC"
-[ ! -e "$DATA/shipped/old-s" ] || fail "shipped/old-s (8 days) kept"
+[ ! -e "$DATA/shipped/old-s" ] && [ ! -e "$DATA/shipped/old-s.shipped" ] ||
+    fail "shipped/old-s (8 days) kept"
 [ -d "$DATA/shipped/new-s" ] || fail "shipped/new-s (6 days) removed"
 [ ! -e "$DATA/quarantine/old-q" ] && [ ! -e "$DATA/quarantine/old-q.reason.json" ] ||
     fail "quarantine/old-q (31 days) kept"

@@ -47,6 +47,8 @@ touch -d '2025-07-01 12:00:00.75' "$E"
 ship_once once1
 [ "$ONCE_RC" = 0 ] || fail "once: exit $ONCE_RC"
 is_shipped "$ID" || fail "not retired to shipped/: $(ls -R "$DATA" | head)"
+# The shipping time, for retention, is beside the episode, not in it.
+[ -s "$DATA/shipped/$ID.shipped" ] || fail "no shipped/$ID.shipped"
 spool_empty || fail "spool/ not empty: $(ls -A "$DATA/spool")"
 [ -z "$(ls -A "$DATA/quarantine")" ] || fail "something quarantined"
 ok "once: exit 0, episode in shipped/, not in episodes/, spool/ empty"
