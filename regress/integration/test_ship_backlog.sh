@@ -33,7 +33,7 @@ sort -n "$T/expected.unsorted" | awk '{ print $2 }' >"$T/expected"
 
 ship_once once 60
 [ "$ONCE_RC" = 0 ] || fail "once: exit $ONCE_RC"
-n=$(ls "$DATA/shipped" | wc -l)
+n=$(find "$DATA/shipped" -mindepth 1 -maxdepth 1 -type d | wc -l)
 [ "$n" = "$N" ] || fail "$n of $N in shipped/"
 [ -z "$(ls -A "$DATA/episodes")" ] || fail "left in episodes/: $(ls "$DATA/episodes")"
 n=$(ls "$STORE/lab-a" | grep -c '\.tar\.zst$')
