@@ -1,7 +1,9 @@
 /*
- * What every shipper child does at start: name itself, give up root for
- * its account, and serve its channel to the parent from an sd-event loop
- * until the parent closes it or asks it to stop.
+ * What every shipper child does at start: name itself, note the account
+ * it will become, and serve its channel to the parent from an sd-event
+ * loop until the parent closes it or asks it to stop.  Root is given up
+ * later, by the sandbox (sandbox.c), once the child has opened what it
+ * needs: the chroot comes before the account switch.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "shipper.h"
 
 static int	 child_signal(sd_event_source *, const struct signalfd_siginfo *,
@@ -27,7 +30,8 @@ child_start(enum shipper_proc p, const char *user, struct imsgev *iev,
 	int	 r;
 
 	setproctitle("%s", proc_name(p));
-	proc_drop_privileges(user);
+	/* Read now: the account database is not there after a chroot. */
+	sandbox_account(user);
 	proc_block_signals();
 
 	if ((r = sd_event_new(&child_ev)) < 0) {

@@ -1,5 +1,6 @@
 /*
- * Spawning privilege-separated children and talking to them.
+ * Spawning privilege-separated children and talking to them (the
+ * children confine themselves: sandbox.c).
  *
  * Children are re-executed (as OpenBSD daemons do with -P name) rather
  * than only forked: each gets a fresh address-space layout, none of the
@@ -11,8 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,42 +178,6 @@ proc_spawn(const char *name, int fd, char *const *argv)
  fail:
 	log_warn("cannot start %s", name);
 	_exit(1);
-}
-
-void
-proc_drop_privileges(const char *user)
-{
-	struct passwd	*pw;
-	uid_t		 ruid, euid, suid;
-	gid_t		 rgid, egid, sgid;
-
-	if (geteuid() != 0)
-		return;
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("account %s does not exist: create it (systemd-sysusers"
-		    " installs it) or name another in the configuration",
-		    log_esc(user));
-	if (pw->pw_uid == 0)
-		fatalx("account %s is root: privilege separation needs an "
-		    "unprivileged account", log_esc(user));
-	if (setgroups(1, &pw->pw_gid) == -1)
-		fatal("setgroups");
-	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
-		fatal("setresgid %u", (unsigned)pw->pw_gid);
-	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("setresuid %u", (unsigned)pw->pw_uid);
-
-	/* As OpenSSH does: make sure the old identity cannot come back. */
-	if (getresuid(&ruid, &euid, &suid) == -1 ||
-	    getresgid(&rgid, &egid, &sgid) == -1)
-		fatal("getresuid");
-	if (ruid != pw->pw_uid || euid != pw->pw_uid || suid != pw->pw_uid ||
-	    rgid != pw->pw_gid || egid != pw->pw_gid || sgid != pw->pw_gid)
-		fatalx("privileges not fully dropped to %s", log_esc(user));
-	if (setuid(0) != -1 || seteuid(0) != -1)
-		fatalx("could regain root after dropping to %s",
-		    log_esc(user));
 }
 
 void

@@ -46,9 +46,6 @@ void	 imsgev_close(struct imsgev *);
  */
 pid_t	 proc_spawn(const char *, int, char *const *);
 
-/* When root: switch to the account for good and verify it stuck. */
-void	 proc_drop_privileges(const char *);
-
 /*
  * Block the signals that sd-event will deliver through a signalfd and
  * ignore SIGPIPE (a peer that went away is an EPIPE, not a death).

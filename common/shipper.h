@@ -134,6 +134,9 @@ enum imsg_type {
 	IMSG_PING,		/* parent -> uploader, no payload */
 	IMSG_PING_RESULT,	/* struct ping_result */
 
+	/* parent -> uploader, after CRED_DONE and after transport errors */
+	IMSG_RESOLVED,		/* struct resolved */
+
 	IMSG_MAX_TYPE
 };
 
@@ -286,6 +289,19 @@ struct ping_result {
 	int64_t		 receiver_time;	/* from the body, 0: unknown */
 	int64_t		 date_header;	/* from Date:, 0: none */
 	char		 detail[DETAIL_MAX];
+};
+
+/*
+ * The receiver's addresses, resolved by the parent: the sandboxed
+ * uploader has no /etc/hosts or resolv.conf and starts no resolver
+ * thread.  entry is libcurl's CURLOPT_RESOLVE "host:port:addr[,addr]";
+ * with error set, it says why the name did not resolve.
+ */
+#define RESOLVED_MAX		1024
+
+struct resolved {
+	int32_t		 error;		/* 0: entry holds the addresses */
+	char		 entry[RESOLVED_MAX];
 };
 
 enum shipper_proc {

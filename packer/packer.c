@@ -15,6 +15,7 @@
 #include "packer/archive.h"
 #include "packer/tar.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "shipper.h"
 #include "util.h"
 
@@ -45,13 +46,21 @@ static struct {
 void
 packer_main(struct shipper_conf *c)
 {
-	sd_event	*ev;
+	struct sandbox_opts	 so;
+	sd_event		*ev;
 
 	conf = c;
 	ev = child_start(PROC_PACKER, conf->sandbox_user, &iev_parent,
 	    packer_dispatch);
 	if (archive_init() == -1)
 		fatalx("cannot initialise SHA-256");
+	/* Everything arrives as a descriptor from here on. */
+	memset(&so, 0, sizeof(so));
+	so.chroot = SANDBOX_EMPTY_DIR;
+	so.data_fd = -1;
+	so.threads = conf->compression_threads > 0;
+	so.debug = log_getverbose() >= 2;
+	sandbox_enter(SANDBOX_PACKER, &so);
 	child_run(ev);
 }
 

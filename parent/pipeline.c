@@ -7,7 +7,11 @@
  * parses nothing from the network: the uploader classifies answers.
  */
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include "log.h"
 #include "shipper.h"
 #include "util.h"
+#include "uploader/http.h"
 
 static struct {
 	struct shipper_conf	*conf;
@@ -50,6 +55,7 @@ static struct {
 
 static void	 kick(void);
 static void	 send_creds(void);
+static void	 send_resolved(void);
 static void	 upload_result(const struct upload_result *);
 static int	 wait_over(sd_event_source *, uint64_t, void *);
 static void	 once_check(void);
@@ -181,6 +187,81 @@ send_creds(void)
 	memset(&done, 0, sizeof(done));
 	strlcpy(done.host, pl.conf->host, sizeof(done.host));
 	parent_send(PROC_UPLOADER, IMSG_CRED_DONE, -1, &done, sizeof(done));
+	send_resolved();
+}
+
+/*
+ * The uploader's sandbox has no /etc/hosts or resolv.conf, and libcurl
+ * would resolve in a thread it may not start: the parent resolves the
+ * receiver's name, at start and again after a transport error, and
+ * hands the addresses over for CURLOPT_RESOLVE.  This blocks the
+ * parent's loop for as long as the resolver takes (resolv.conf's
+ * timeout), which only happens when the receiver is unreachable anyway.
+ */
+static void
+send_resolved(void)
+{
+	struct resolved		 r;
+	struct addrinfo		 hints, *res, *ai;
+	char			 host[256], addr[INET6_ADDRSTRLEN];
+	char			 item[INET6_ADDRSTRLEN + 3];
+	const void		*a;
+	size_t			 n;
+	int			 port, e, count = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (pl.conf->receiver_url == NULL ||
+	    http_url_hostport(pl.conf->receiver_url, host, sizeof(host),
+	    &port) == -1) {
+		/* The uploader says what is wrong with the URL. */
+		r.error = 1;
+		strlcpy(r.entry, "no host in the receiver URL",
+		    sizeof(r.entry));
+		goto send;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	if ((e = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		r.error = 1;
+		snprintf(r.entry, sizeof(r.entry), "%s: %s", host,
+		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+		log_warnx("cannot resolve the receiver %s: %s", host,
+		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+		goto send;
+	}
+	n = (size_t)snprintf(r.entry, sizeof(r.entry), "%s:%d:", host, port);
+	for (ai = res; ai != NULL && n < sizeof(r.entry); ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			a = &((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		else if (ai->ai_family == AF_INET6)
+			a = &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(ai->ai_family, a, addr, sizeof(addr)) == NULL)
+			continue;
+		snprintf(item, sizeof(item), ai->ai_family == AF_INET6 ?
+		    "[%s]" : "%s", addr);
+		/* getaddrinfo may list an address more than once. */
+		if (strstr(r.entry + strlen(host), item) != NULL)
+			continue;
+		if (n + strlen(item) + 2 > sizeof(r.entry))
+			break;
+		if (count++ > 0)
+			strlcat(r.entry, ",", sizeof(r.entry));
+		strlcat(r.entry, item, sizeof(r.entry));
+		n = strlen(r.entry);
+	}
+	freeaddrinfo(res);
+	if (count == 0) {
+		r.error = 1;
+		snprintf(r.entry, sizeof(r.entry), "%s: no IPv4 or IPv6 "
+		    "address", host);
+	} else
+		log_debug("receiver %s resolved: %s", host, r.entry);
+ send:
+	parent_send(PROC_UPLOADER, IMSG_RESOLVED, -1, &r, sizeof(r));
 }
 
 /* Keep one pack and one upload going while there is work. */
@@ -289,6 +370,9 @@ upload_result(const struct upload_result *r)
 	case ACTION_RETRY:
 		rt.where = RETIRE_BACK;
 		pl.failed++;
+		/* No answer at all: the receiver may have moved. */
+		if (r->http_status == 0)
+			send_resolved();
 		msec = backoff_next(&pl.backoff, r->retry_after);
 		if (pl.mode == MODE_ONCE) {
 			log_warnx("%s: not shipped: %s", r->id, r->detail);

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "scanner.h"
 #include "util.h"
 
@@ -43,12 +45,23 @@ static sd_event_source	*tick;
 void
 scanner_main(struct shipper_conf *conf)
 {
-	sd_event	*ev;
-	char		 path[PATH_MAX];
+	struct sandbox_opts	 so;
+	sd_event		*ev;
+	char			 path[PATH_MAX];
 
 	sc.conf = conf;
 	ev = child_start(PROC_SCANNER, conf->user, &iev_parent,
 	    scanner_dispatch);
+	/*
+	 * The data owner needs no chroot: it works in a tree it owns, so
+	 * it is not chrooted there (a chroot must be root's) but limited
+	 * to it by Landlock and by a filter that wants a directory
+	 * descriptor for every path.  It becomes the owner first, so
+	 * whatever it creates is the owner's.
+	 */
+	sandbox_drop();
+	/* gmtime() for reason files: no /etc/localtime later. */
+	tzset();
 	queue_init(&sc);
 	durable_open_tree(&sc);
 
@@ -69,6 +82,10 @@ scanner_main(struct shipper_conf *conf)
 	if (sd_event_add_time_relative(ev, &tick, CLOCK_MONOTONIC, 0, 0,
 	    scanner_tick, NULL) < 0)
 		fatalx("cannot arm the scan timer");
+	memset(&so, 0, sizeof(so));
+	so.data_fd = sc.root_fd;
+	so.debug = log_getverbose() >= 2;
+	sandbox_enter(SANDBOX_SCANNER, &so);
 	child_run(ev);
 }
 

@@ -22,7 +22,10 @@
  * another server), only https is allowed, and proxies from the
  * environment are ignored: the receiver is reached directly.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -56,6 +59,14 @@ struct http {
 	char			*base;		/* url without trailing '/' */
 	char			 auth[1024];	/* the Authorization header */
 	char			 errbuf[CURL_ERROR_SIZE];
+	/*
+	 * The parent resolves the receiver's name (the sandbox has no
+	 * /etc/hosts and no resolver thread): set, libcurl is given only
+	 * these addresses, and without them no request is made.
+	 */
+	int			 resolve_set;
+	struct curl_slist	*resolve;	/* "host:port:addr,..." */
+	char			 resolve_err[256];
 };
 
 /* One request's state, seen by the callbacks. */
@@ -147,11 +158,91 @@ http_new(const struct http_config *conf)
 	return (h);
 }
 
+int
+http_url_hostport(const char *url, char *host, size_t hostlen, int *port)
+{
+	const char	*p, *end, *colon;
+	size_t		 n;
+	long		 v;
+	char		*ep;
+
+	if (strncasecmp(url, "https://", 8) != 0)
+		return (-1);
+	p = url + 8;
+	end = p + strcspn(p, "/?#");
+	if (memchr(p, '@', end - p) != NULL)
+		return (-1);
+	if (*p == '[') {
+		if ((colon = memchr(p, ']', end - p)) == NULL)
+			return (-1);
+		n = colon - p - 1;
+		p++;
+		colon++;
+		if (colon != end && *colon != ':')
+			return (-1);
+	} else {
+		colon = memchr(p, ':', end - p);
+		n = (colon != NULL ? colon : end) - p;
+	}
+	if (n == 0 || n >= hostlen)
+		return (-1);
+	memcpy(host, p, n);
+	host[n] = '\0';
+	*port = 443;
+	if (colon != NULL && colon != end) {
+		errno = 0;
+		v = strtol(colon + 1, &ep, 10);
+		if (ep != end || errno != 0 || v < 1 || v > 65535)
+			return (-1);
+		*port = (int)v;
+	}
+	return (0);
+}
+
+/* A literal address needs no resolving; libcurl makes no thread for it. */
+static int
+host_is_literal(const struct http *h)
+{
+	char		 host[256];
+	unsigned char	 a[16];
+	int		 port;
+
+	if (http_url_hostport(h->base, host, sizeof(host), &port) == -1)
+		return (0);
+	return (inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1);
+}
+
+void
+http_set_resolve(struct http *h, const char *entry, const char *err)
+{
+	curl_slist_free_all(h->resolve);
+	h->resolve = NULL;
+	h->resolve_set = 1;
+	h->resolve_err[0] = '\0';
+	if (entry != NULL && entry[0] != '\0') {
+		if ((h->resolve = curl_slist_append(NULL, entry)) == NULL)
+			fatalx("curl_slist_append: out of memory");
+	} else
+		strlcpy(h->resolve_err, err != NULL ? err : "not resolved",
+		    sizeof(h->resolve_err));
+}
+
+/* No address for the receiver: say why, make no request. */
+static const char *
+unresolved(const struct http *h)
+{
+	if (!h->resolve_set || h->resolve != NULL || host_is_literal(h))
+		return (NULL);
+	return (h->resolve_err);
+}
+
 void
 http_free(struct http *h)
 {
 	if (h == NULL)
 		return;
+	curl_slist_free_all(h->resolve);
 	curl_easy_cleanup(h->curl);
 	explicit_bzero(h->auth, sizeof(h->auth));
 	free(h->base);
@@ -198,6 +289,8 @@ http_prepare(struct http *h, struct xfer *x, const char *url,
 	key.flags = CURL_BLOB_NOCOPY;
 
 	SETOPT(c, CURLOPT_URL, url);
+	if (h->resolve != NULL)
+		SETOPT(c, CURLOPT_RESOLVE, h->resolve);
 	SETOPT(c, CURLOPT_PROTOCOLS_STR, "https");
 	SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(c, CURLOPT_PROXY, "");
@@ -349,11 +442,17 @@ http_upload(struct http *h, const struct upload_job *job, int fd,
 	struct xfer	*x;
 	struct stat	 st;
 	char		 b64[64], *url;
+	const char	*why;
 
 	memset(res, 0, sizeof(*res));
 	strlcpy(res->id, job->id, sizeof(res->id));
 	res->action = ACTION_RETRY;
 	res->class = CLASS_TRANSIENT;
+	if ((why = unresolved(h)) != NULL) {
+		snprintf(res->detail, sizeof(res->detail), "cannot resolve "
+		    "the receiver's name: %s", why);
+		return;
+	}
 
 	/* A spool file that is not what was recorded is a local problem. */
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
@@ -647,8 +746,15 @@ http_ping(struct http *h, struct ping_result *res)
 	long			 status = 0;
 	char			*url, t[64];
 	time_t			 v;
+	const char		*why;
 
 	memset(res, 0, sizeof(*res));
+	if ((why = unresolved(h)) != NULL) {
+		res->step = PING_RESOLVE;
+		snprintf(res->detail, sizeof(res->detail), "cannot resolve "
+		    "the receiver's name: %s", why);
+		return;
+	}
 	if (asprintf(&url, "%s/v1/ping", h->base) == -1)
 		fatal("asprintf");
 	if ((x = calloc(1, sizeof(*x))) == NULL)

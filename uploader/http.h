@@ -55,6 +55,20 @@ void		 http_free(struct http *);
 void		 http_upload(struct http *, const struct upload_job *, int,
 		    http_progress_cb, void *, struct upload_result *);
 
+/*
+ * The https:// URL's host (without IPv6 brackets) and port (default
+ * 443); -1 when the URL is not of that form.
+ */
+int		 http_url_hostport(const char *, char *, size_t, int *);
+
+/*
+ * From now on libcurl gets only this CURLOPT_RESOLVE entry ("host:port:
+ * addr[,addr...]"), resolved by the parent; NULL or "": no address
+ * (err says why), so requests fail at once with a resolve error, unless
+ * the URL's host is an address.  Without a call, libcurl resolves.
+ */
+void		 http_set_resolve(struct http *, const char *, const char *);
+
 /* POST /v1/ping: the failing step, or the receiver's clocks. */
 void		 http_ping(struct http *, struct ping_result *);
 

@@ -13,8 +13,9 @@
  * stop signal is pending, so a stopping daemon never waits for an
  * upload.
  *
- * Names are resolved here by libcurl for now; when the sandbox lands the
- * parent will resolve the receiver and pass the address (CURLOPT_RESOLVE).
+ * The parent resolves the receiver's name and passes the addresses
+ * (IMSG_RESOLVED, used as CURLOPT_RESOLVE): the sandboxed uploader
+ * reads no file and starts no resolver thread.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,6 +32,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "shipper.h"
 #include "util.h"
 #include "uploader/classify.h"
@@ -67,6 +69,7 @@ static void	 cred_read(enum cred, struct imsg *);
 static void	 cred_done(struct imsg *);
 static void	 do_upload(struct imsg *);
 static void	 do_ping(struct imsg *);
+static void	 resolved(struct imsg *);
 static int	 upload_progress(void *, uint64_t, uint64_t);
 static int	 stopping(void);
 static int64_t	 ms_since(const struct timespec *);
@@ -81,7 +84,9 @@ static char			 host[ID_MAXLEN + 1];
 void
 uploader_main(struct shipper_conf *c)
 {
-	sd_event	*ev;
+	struct sandbox_opts	 so;
+	sd_event		*ev;
+	char			 name[256];
 
 	conf = c;
 	ev = child_start(PROC_UPLOADER, conf->sandbox_user, &iev_parent,
@@ -95,6 +100,19 @@ uploader_main(struct shipper_conf *c)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
 	tzset();
+	/*
+	 * Key material arrives as memfds, archives as descriptors, and
+	 * the receiver's addresses from the parent (IMSG_RESOLVED): no
+	 * file and no name lookup from here on.
+	 */
+	memset(&so, 0, sizeof(so));
+	so.chroot = SANDBOX_EMPTY_DIR;
+	so.data_fd = -1;
+	if (conf->receiver_url == NULL || http_url_hostport(
+	    conf->receiver_url, name, sizeof(name), &so.tcp_port) == -1)
+		so.tcp_port = 0;
+	so.debug = log_getverbose() >= 2;
+	sandbox_enter(SANDBOX_UPLOADER, &so);
 	child_run(ev);
 }
 
@@ -131,9 +149,47 @@ uploader_dispatch(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_PING:
 		do_ping(imsg);
 		break;
+	case IMSG_RESOLVED:
+		resolved(imsg);
+		break;
 	default:
 		fatalx("unexpected imsg type %u from parent", imsg->hdr.type);
 	}
+}
+
+/* The parent resolved the receiver's name: libcurl gets only that. */
+static void
+resolved(struct imsg *imsg)
+{
+	struct resolved	 r;
+	char		 want[300], name[256];
+	size_t		 n;
+	int		 port;
+
+	if (imsg->hdr.len != IMSG_HEADER_SIZE + sizeof(r))
+		fatalx("RESOLVED: bad imsg size %u", imsg->hdr.len);
+	if (http == NULL)
+		fatalx("protocol error: RESOLVED before CRED_DONE");
+	memcpy(&r, imsg->data, sizeof(r));
+	if (memchr(r.entry, '\0', sizeof(r.entry)) == NULL)
+		fatalx("RESOLVED: entry not terminated");
+	if (r.error) {
+		log_debug("receiver name not resolved: %s", log_esc(r.entry));
+		http_set_resolve(http, NULL, r.entry);
+		return;
+	}
+	/* Only for our receiver's host and port, only addresses. */
+	if (http_url_hostport(conf->receiver_url, name, sizeof(name),
+	    &port) == -1)
+		fatalx("receiver URL %s: no host", log_esc(conf->receiver_url));
+	n = (size_t)snprintf(want, sizeof(want), "%s:%d:", name, port);
+	if (n >= sizeof(want) || strncmp(r.entry, want, n) != 0 ||
+	    r.entry[n] == '\0' ||
+	    strspn(r.entry + n, "0123456789abcdefABCDEF.:,[]") !=
+	    strlen(r.entry + n))
+		fatalx("RESOLVED: bad entry %s", log_esc(r.entry));
+	log_debug("receiver resolved: %s", log_esc(r.entry));
+	http_set_resolve(http, r.entry, NULL);
 }
 
 /* Read a memfd whole (it is the parent's copy of a key file). */

@@ -13,5 +13,6 @@ Suite	*backoff_suite(void);
 Suite	*classify_suite(void);
 Suite	*tar_suite(void);
 Suite	*archive_suite(void);
+Suite	*sandbox_suite(void);
 
 #endif /* UNIT_H */

@@ -18,6 +18,7 @@ static Suite *(*const suites[])(void) = {
 	classify_suite,
 	tar_suite,
 	archive_suite,
+	sandbox_suite,
 };
 
 int

@@ -1,0 +1,44 @@
+/*
+ * The shipper children's sandbox (DESIGN §2, STYLE: OpenSSH notes):
+ * one policy per process, applied once, after the process has opened
+ * everything it will ever need.
+ */
+#ifndef COMMON_SANDBOX_H
+#define COMMON_SANDBOX_H
+
+/* The empty, root-owned directory the packer and uploader chroot to. */
+#define SANDBOX_EMPTY_DIR	"/var/empty/cis490-shipper"
+
+enum sandbox_policy {
+	SANDBOX_SCANNER,	/* data owner; Landlock: the data root only */
+	SANDBOX_PACKER,		/* descriptors only: read, write, fsync */
+	SANDBOX_UPLOADER,	/* descriptors and TCP sockets */
+	SANDBOX_POLICY_MAX
+};
+
+struct sandbox_opts {
+	const char	*chroot;	/* when root; NULL: no chroot */
+	int		 data_fd;	/* scanner: the data root, else -1 */
+	int		 threads;	/* worker threads may be started */
+	int		 tcp_port;	/* uploader, Landlock: 0 any */
+	int		 debug;		/* SIGSYS reporter instead of a kill */
+};
+
+/*
+ * The account to become (when root); read now, while /etc is there.
+ * NULL or not root: no account switch.
+ */
+void	 sandbox_account(const char *);
+/* Become that account now, without chroot (the scanner). */
+void	 sandbox_drop(void);
+/* Create SANDBOX_EMPTY_DIR if missing; fatal unless root-owned, empty. */
+void	 sandbox_empty_dir(const char *);
+/* Confine the calling process for good; fatal on any failure. */
+void	 sandbox_enter(enum sandbox_policy, const struct sandbox_opts *);
+/* The Landlock ABI the kernel offers, 0: none. */
+int	 sandbox_landlock_abi(void);
+/* Whether this build relaxes the filter for the sanitizers. */
+int	 sandbox_relaxed(void);
+const char *sandbox_policy_name(enum sandbox_policy);
+
+#endif /* COMMON_SANDBOX_H */
