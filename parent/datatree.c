@@ -36,6 +36,9 @@ make_dir(int at, const char *name, const char *shown, mode_t mode,
 
 	if (mkdirat(at, name, mode) == 0) {
 		log_info("created %s", shown);
+		/* The mode as designed, whatever the umask (0027 in the unit). */
+		if (fchmodat(at, name, mode, 0) == -1)
+			fatal("chmod %s", shown);
 		if (pw != NULL && fchownat(at, name, pw->pw_uid, pw->pw_gid,
 		    AT_SYMLINK_NOFOLLOW) == -1)
 			fatal("chown %s", shown);
