@@ -113,7 +113,7 @@ enum imsg_type {
 	IMSG_SCAN_DONE,		/* struct scan_report */
 
 	IMSG_WANT_PACK,		/* no payload */
-	IMSG_NOTHING_TO_PACK,	/* no payload */
+	IMSG_NOTHING_TO_PACK,	/* struct nothing_to_pack */
 	IMSG_PACK_BEGIN,	/* struct pack_begin + fd */
 	IMSG_PACK_ENTRY,	/* struct pack_entry + path + link, fd */
 	IMSG_PACK_CREDIT,	/* struct pack_credit */
@@ -165,6 +165,10 @@ struct scan_report {
 	uint32_t	 errors;	/* problems met during the pass */
 	uint64_t	 bytes_pending;
 	int64_t	 	 oldest_ready;	/* ready time, 0: none */
+};
+
+struct nothing_to_pack {
+	uint32_t	 held;		/* ready, but held back (min-free) */
 };
 
 /* Entries the scanner may send ahead of the packer's credits. */

@@ -51,6 +51,7 @@ static struct {
 	int			 waiting;
 
 	unsigned int		 shipped, failed;
+	unsigned int		 held;		/* ready, held back for space */
 } pl;
 
 static void	 kick(void);
@@ -292,8 +293,12 @@ once_check(void)
 	    pl.uploading || pl.upload_asked ||
 	    !(pl.upload_none || pl.upload_refused))
 		return;
-	log_info("once: %u shipped, %u not shipped", pl.shipped, pl.failed);
-	parent_exit(pl.failed == 0 ? 0 : 1);
+	if (pl.held > 0)
+		log_warnx("once: %u ready episode(s) not packed: the data root "
+		    "is below min-free", pl.held);
+	log_info("once: %u shipped, %u not shipped, %u still pending",
+	    pl.shipped, pl.failed, pl.held);
+	parent_exit(pl.failed == 0 && pl.held == 0 ? 0 : 1);
 }
 
 static int
@@ -437,7 +442,14 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 	case IMSG_NOTHING_TO_PACK:
 		if (from != PROC_SCANNER)
 			break;
-		check_size(imsg, 0, "nothing to pack");
+		check_size(imsg, sizeof(struct nothing_to_pack),
+		    "nothing to pack");
+		{
+			struct nothing_to_pack	 none;
+
+			memcpy(&none, imsg->data, sizeof(none));
+			pl.held = none.held;
+		}
 		pl.pack_asked = 0;
 		pl.pack_none = 1;
 		kick();

@@ -143,6 +143,24 @@ queue_next(struct scanner *s, enum ep_state state)
 }
 
 /*
+ * Ready episodes that queue_next() holds back for the disk (min-free),
+ * not counting those `once` has tried already: still pending.
+ */
+uint32_t
+queue_held(struct scanner *s)
+{
+	struct episode	*ep;
+	uint32_t	 n = 0;
+
+	if (!s->low_space)
+		return (0);
+	RB_FOREACH(ep, episode_tree, &s->episodes)
+		if (ep->state == EP_READY && !(s->once && ep->tried_pack))
+			n++;
+	return (n);
+}
+
+/*
  * The newest mtime or ctime of anything in the tree at FD (which it
  * closes): a deleted file shows in its directory's times.
  */

@@ -218,7 +218,11 @@ want_pack(void)
 		return;
 	}
 	if (ep == NULL) {
-		if (send_parent(IMSG_NOTHING_TO_PACK, -1, NULL, 0) == -1)
+		struct nothing_to_pack	 none;
+
+		none.held = queue_held(&sc);
+		if (send_parent(IMSG_NOTHING_TO_PACK, -1, &none,
+		    sizeof(none)) == -1)
 			fatal("nothing to pack");
 		return;
 	}

@@ -71,6 +71,7 @@ void		 queue_pass(struct scanner *);
 struct episode	*queue_find(struct scanner *, const char *);
 struct episode	*queue_next(struct scanner *, enum ep_state);
 void		 queue_remove(struct scanner *, struct episode *);
+uint32_t	 queue_held(struct scanner *);
 
 /* retention.c */
 void		 retention_run(struct scanner *);

@@ -95,8 +95,12 @@ wait_until 15 passes_over $((n + 2)) || fail "no passes"
     fail "packed below min-free"
 [ "$(grep -c 'packing paused' "$SLOG")" -eq 1 ] || fail "paused line repeated"
 stop_daemon
+ship_once lowonce 60
+[ "$ONCE_RC" -eq 1 ] || fail "once below min-free exited $ONCE_RC, not 1"
+grep -q 'once: 1 ready episode(s) not packed: the data root is below min-free' \
+    "$LOG" || fail "once did not say what is pending"
 ship_conf "scan-interval 1s"
 ship_daemon roomy
 wait_until 20 is_shipped roomy || fail "roomy not shipped with room"
 stop_daemon
-ok "min-free: packing pauses (said once), episode kept; ships with room"
+ok "min-free: packing pauses (said once), once exits 1 naming it; ships with room"
