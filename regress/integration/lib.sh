@@ -106,6 +106,9 @@ make_conf() {
 		echo "receiver certificate \"$T/keys/host.crt\""
 		echo "receiver key \"$T/keys/host.key\""
 		echo "receiver token-file \"$T/keys/token\""
+		if [ -n "${SHIP_THREADS:-}" ]; then
+			echo "compression threads $SHIP_THREADS"
+		fi
 	} >"$T/shipper.conf"
 	CONF=$T/shipper.conf
 }

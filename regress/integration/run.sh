@@ -1,10 +1,13 @@
 #!/bin/sh
-# Runs every regress/integration/test_*.sh; ends with "N passed, N failed".
+# Runs regress/integration/test_*.sh, or the tests named as arguments;
+# ends with "N passed, N failed".
 : "${SHIPPER:?set SHIPPER to the cis490-shipper binary to test}"
 dir=$(dirname "$0")
 pass=0
 failed=0
-for t in "$dir"/test_*.sh; do
+# Arguments, if any, name the tests to run; else every test_*.sh.
+[ "$#" -gt 0 ] || set -- "$dir"/test_*.sh
+for t in "$@"; do
 	name=$(basename "$t" .sh)
 	out=$(bash "$t" 2>&1)
 	rc=$?

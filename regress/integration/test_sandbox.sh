@@ -15,6 +15,8 @@ EMPTY=/var/empty/cis490-shipper
 N=4
 
 ship_setup
+# This test sets its own worker threads.
+unset SHIP_THREADS
 SHIP_URL=https://localhost:$PORT ship_conf "compression threads 2" \
     "compression level 19" "scan-interval 1s"
 
