@@ -45,15 +45,7 @@ pki_ca() {
 
 # pki_sign CA NAME EXTENSIONS
 pki_sign() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout "$PKI/$2.key" -out "$PKI/$2.csr" \
-	    -subj "/CN=$2" 2>/dev/null || fail "openssl: key for $2"
-	printf '%s\n' "$3" >"$PKI/$2.ext"
-	openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.pem" \
-	    -CAkey "$PKI/$1.key" -CAcreateserial -days 2 \
-	    -extfile "$PKI/$2.ext" -out "$PKI/$2.crt" 2>/dev/null ||
-	    fail "openssl: certificate for $2"
-	chmod 0600 "$PKI/$2.key"
+	pki_sign_cn "$1" "$2" "$2" "$3"
 }
 
 pki_host() {
@@ -168,6 +160,29 @@ digest_of() {
 
 now_rfc3339() {
 	date -u +%Y-%m-%dT%H:%M:%SZ
+}
+
+# stalled_put ID FILE BYTES: in the background (PID in STALLED_PID), PUT
+# FILE as lab-a's episode ID with its headers, send the zstd magic and
+# BYTES more, then stall for 8 s without finishing the body.
+stalled_put() {
+	python3 - "$PORT" "$PKI" "$1" "$(digest_of "$2")" \
+	    "$(stat -c %s "$2")" "$(now_rfc3339)" "$3" <<'PY' &
+import socket, ssl, sys, time
+port, pki, ep, digest, size, now, more = sys.argv[1:8]
+ctx = ssl.create_default_context(cafile=pki + "/ca.pem")
+ctx.load_cert_chain(pki + "/lab-a.crt", pki + "/lab-a.key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
+    server_hostname="127.0.0.1")
+tok = open(pki + "/lab-a.token").read().strip()
+s.sendall(("PUT /v1/episodes/lab-a/%s HTTP/1.1\r\nHost: x\r\n"
+    "Authorization: Bearer %s\r\nRepr-Digest: %s\r\nContent-Length: %s\r\n"
+    "Episode-Time: %s\r\n\r\n" % (ep, tok, digest, size, now)).encode())
+s.sendall(b"\x28\xb5\x2f\xfd" + b"x" * int(more))
+time.sleep(8)
+PY
+	STALLED_PID=$!
+	STARTED_PIDS="$STARTED_PIDS $STALLED_PID"
 }
 
 # put HOST ID FILE [CURLARGS...]: PUT an archive as HOST, status out.

@@ -28,22 +28,8 @@ wait_until 5 grep -q 'PUT "/v1/episodes/lab-a/ep-1" - in=[0-9]* .* disconnected'
 ok "client disconnects mid-body: nothing stored, no temp file"
 
 # 2. The client stalls in the middle of the body: body-timeout.
-python3 - "$PORT" "$PKI" "$(digest_of "$T/big.zst")" \
-    "$(stat -c %s "$T/big.zst")" "$(now_rfc3339)" <<'PY' &
-import socket, ssl, sys, time
-port, pki, digest, size, now = sys.argv[1:6]
-ctx = ssl.create_default_context(cafile=pki + "/ca.pem")
-ctx.load_cert_chain(pki + "/lab-a.crt", pki + "/lab-a.key")
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
-    server_hostname="127.0.0.1")
-tok = open(pki + "/lab-a.token").read().strip()
-s.sendall(("PUT /v1/episodes/lab-a/ep-2 HTTP/1.1\r\nHost: x\r\n"
-    "Authorization: Bearer %s\r\nRepr-Digest: %s\r\nContent-Length: %s\r\n"
-    "Episode-Time: %s\r\n\r\n" % (tok, digest, size, now)).encode())
-s.sendall(b"\x28\xb5\x2f\xfd" + b"x" * 100000)
-time.sleep(8)
-PY
-ppid=$!
+stalled_put ep-2 "$T/big.zst" 100000
+ppid=$STALLED_PID
 wait_until 5 tmp_busy || fail "the stalled upload did not start"
 wait_until 6 grep -q 'PUT "/v1/episodes/lab-a/ep-2" - .* body-timeout' \
     "$LOG" || fail "a stalled upload was not dropped after body-timeout"

@@ -129,22 +129,8 @@ grep -q '"/v1/episodes/lab-a/stall-[0-9]" - .*body-timeout' "$LOG" &&
 ok "a 3.5 s server stall with 6 uploads mid-body (body-timeout 2s): deadlines moved, all 201"
 
 # And a client that really stalls is still dropped after it.
-python3 - "$PORT" "$PKI" "$(digest_of "$T/mid.zst")" \
-    "$(stat -c %s "$T/mid.zst")" "$(now_rfc3339)" <<'PY' &
-import socket, ssl, sys, time
-port, pki, digest, size, now = sys.argv[1:6]
-ctx = ssl.create_default_context(cafile=pki + "/ca.pem")
-ctx.load_cert_chain(pki + "/lab-a.crt", pki + "/lab-a.key")
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
-    server_hostname="127.0.0.1")
-tok = open(pki + "/lab-a.token").read().strip()
-s.sendall(("PUT /v1/episodes/lab-a/stuck HTTP/1.1\r\nHost: x\r\n"
-    "Authorization: Bearer %s\r\nRepr-Digest: %s\r\nContent-Length: %s\r\n"
-    "Episode-Time: %s\r\n\r\n" % (tok, digest, size, now)).encode())
-s.sendall(b"\x28\xb5\x2f\xfd" + b"x" * 1000)
-time.sleep(8)
-PY
-ppid=$!
+stalled_put stuck "$T/mid.zst" 1000
+ppid=$STALLED_PID
 wait_until 6 grep -q '"/v1/episodes/lab-a/stuck" - .*body-timeout' "$LOG" ||
     fail "a stalled client was not dropped after body-timeout"
 kill "$ppid" 2>/dev/null
