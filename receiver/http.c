@@ -242,8 +242,11 @@ http_fmt_rfc3339(char *buf, size_t len, time_t t)
 {
 	struct tm	 tm;
 
+	/* By hand: strftime's %Y does not pad a year below 1000 to 4. */
 	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
 }
 
 void

@@ -2,6 +2,11 @@
  * cis490-receiver.conf(5): an OpenBSD-style grammar.  Errors are
  * reported as "file:line: message" and all of them are collected before
  * the file is refused.
+ *
+ * The lexer's strings belong to a list that parse_config() frees at the
+ * end, and the actions copy what they keep: yacc drops tokens during
+ * error recovery without telling anyone, so nothing else could free
+ * those.  parse_config() may be called any number of times.
  */
 
 %{
@@ -26,8 +31,14 @@ static struct file {
 	int		 errors;
 } *file, topfile;
 
+struct word {
+	struct word	*next;
+	char		 text[];
+};
+
 static struct receiver_conf	*conf;
 static unsigned char		 seen[64];
+static struct word		*words;
 
 int		 yyparse(void);
 static int	 yylex(void);
@@ -40,7 +51,8 @@ static int	 lungetc(int);
 static int	 findeol(void);
 static int	 parse_size(const char *, uint64_t *);
 static int	 parse_duration(const char *, time_t *);
-static void	 set_string(char **, char *);
+static void	 set_string(char **, const char *);
+static char	*keep(const char *);
 static int	 once(int, const char *);
 
 typedef struct {
@@ -84,10 +96,8 @@ size		: NUMBER {
 				yyerror("bad size %s: use a number with an "
 				    "optional K, M, G or T suffix",
 				    log_esc($1));
-				free($1);
 				YYERROR;
 			}
-			free($1);
 		}
 		;
 
@@ -103,10 +113,8 @@ duration	: NUMBER {
 				yyerror("bad duration %s: use seconds or a "
 				    "number with an s, m, h or d suffix",
 				    log_esc($1));
-				free($1);
 				YYERROR;
 			}
-			free($1);
 		}
 		;
 
@@ -116,63 +124,47 @@ main		: LISTEN STRING PORT NUMBER {
 			if ($4 < 1 || $4 > 65535) {
 				yyerror("port %lld out of range 1-65535",
 				    (long long)$4);
-				free($2);
 				YYERROR;
 			}
 			if (config_listen_add(conf, $2, (int)$4, err,
 			    sizeof(err)) == -1) {
 				yyerror("%s", err);
-				free($2);
 				YYERROR;
 			}
-			free($2);
 		}
 		| STORAGEROOT STRING {
-			if (!once(STORAGEROOT, "storage-root")) {
-				free($2);
+			if (!once(STORAGEROOT, "storage-root"))
 				YYERROR;
-			}
 			if ($2[0] != '/') {
 				yyerror("storage-root %s: must be an absolute "
 				    "path", log_esc($2));
-				free($2);
 				YYERROR;
 			}
 			set_string(&conf->storage_root, $2);
 		}
 		| USER STRING {
-			if (!once(USER, "user")) {
-				free($2);
+			if (!once(USER, "user"))
 				YYERROR;
-			}
 			set_string(&conf->user, $2);
 		}
 		| CA STRING {
-			if (!once(CA, "ca")) {
-				free($2);
+			if (!once(CA, "ca"))
 				YYERROR;
-			}
 			set_string(&conf->ca_file, $2);
 		}
 		| CERTIFICATE STRING {
-			if (!once(CERTIFICATE, "certificate")) {
-				free($2);
+			if (!once(CERTIFICATE, "certificate"))
 				YYERROR;
-			}
 			set_string(&conf->cert_file, $2);
 		}
 		| KEY STRING {
-			if (!once(KEY, "key")) {
-				free($2);
+			if (!once(KEY, "key"))
 				YYERROR;
-			}
 			set_string(&conf->key_file, $2);
 		}
 		| TOKENSFILE STRING {
-			if (!once(TOKENSFILE, "tokens-file")) {
-				free($2);
+			if (!once(TOKENSFILE, "tokens-file"))
 				YYERROR;
-			}
 			set_string(&conf->tokens_file, $2);
 		}
 		| MAXHEADERSIZE size {
@@ -318,10 +310,29 @@ once(int kw, const char *name)
 }
 
 static void
-set_string(char **dst, char *s)
+set_string(char **dst, const char *s)
 {
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("%s", __func__);
 	free(*dst);
-	*dst = s;
+	*dst = p;
+}
+
+/* A string for the parser, freed with the others by parse_config(). */
+static char *
+keep(const char *s)
+{
+	struct word	*w;
+	size_t		 len = strlen(s);
+
+	if ((w = malloc(sizeof(*w) + len + 1)) == NULL)
+		fatal("%s", __func__);
+	memcpy(w->text, s, len + 1);
+	w->next = words;
+	words = w;
+	return (w->text);
 }
 
 #define MAXPUSHBACK	128
@@ -442,9 +453,7 @@ yylex(void)
 			}
 			*p++ = (char)c;
 		}
-		yylval.v.string = strdup(buf);
-		if (yylval.v.string == NULL)
-			fatal("%s", __func__);
+		yylval.v.string = keep(buf);
 		return (STRING);
 	}
 
@@ -475,6 +484,13 @@ yylex(void)
 			return (NUMBER);
 		} else {
  nodigits:
+			/*
+			 * Digits and more (10M, 127.0.0.1) are a string: read
+			 * on.  Pushing the digits back would keep only
+			 * MAXPUSHBACK of them.
+			 */
+			if (buf[0] != '-')
+				goto instring;
 			while (p > buf + 1)
 				lungetc((unsigned char)*--p);
 			c = (unsigned char)*--p;
@@ -485,18 +501,19 @@ yylex(void)
 
 	if (isalnum(c) || c == ':' || c == '_' || c == '*' || c == '/' ||
 	    c == '.' || c == '-') {
-		do {
-			*p++ = (char)c;
-			if ((size_t)(p - buf) >= sizeof(buf)) {
+		*p++ = (char)c;
+ instring:
+		while ((c = lgetc(0)) != EOF && allowed_in_string(c)) {
+			if ((size_t)(p - buf) >= sizeof(buf) - 1) {
 				yyerror("string too long");
 				return (findeol());
 			}
-		} while ((c = lgetc(0)) != EOF && (allowed_in_string(c)));
+			*p++ = (char)c;
+		}
 		lungetc(c);
 		*p = '\0';
 		if ((token = lookup(buf)) == STRING)
-			if ((yylval.v.string = strdup(buf)) == NULL)
-				fatal("%s", __func__);
+			yylval.v.string = keep(buf);
 		return (token);
 	}
 	if (c == '\n') {
@@ -505,6 +522,11 @@ yylex(void)
 	}
 	if (c == EOF)
 		return (0);
+	/* Token 0 would end the file here, silently. */
+	if (c == '\0') {
+		yyerror("NUL byte; is this a text file?");
+		return (findeol());
+	}
 	return (c);
 }
 
@@ -613,8 +635,9 @@ parse_config(const char *filename, struct receiver_conf *xconf, int flags)
 		{ "key", offsetof(struct receiver_conf, key_file) },
 		{ "tokens-file", offsetof(struct receiver_conf, tokens_file) },
 	};
-	size_t	 i;
-	char	*v;
+	struct word	*w;
+	size_t		 i;
+	char		*v;
 
 	conf = xconf;
 	config_init(conf);
@@ -632,6 +655,10 @@ parse_config(const char *filename, struct receiver_conf *xconf, int flags)
 	}
 	yyparse();
 	fclose(file->stream);
+	while ((w = words) != NULL) {
+		words = w->next;
+		free(w);
+	}
 
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		memcpy(&v, (char *)conf + required[i].off, sizeof(v));
