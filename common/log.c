@@ -18,6 +18,8 @@
 static enum log_mode	 log_mode = LOG_MODE_STDERR;
 static int		 log_verbose;
 static char		 log_name[32] = "cis490";
+static char		*log_capbuf;
+static size_t		 log_caplen;
 
 static void	 vlog(int, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
@@ -50,6 +52,20 @@ log_getverbose(void)
 	return (log_verbose);
 }
 
+/*
+ * Keep the first message in BUF instead of printing anything: `doctor`
+ * quotes what the configuration parser says in a row of its own.
+ * NULL prints again.
+ */
+void
+log_capture(char *buf, size_t len)
+{
+	log_capbuf = buf;
+	log_caplen = len;
+	if (buf != NULL && len > 0)
+		buf[0] = '\0';
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
@@ -58,6 +74,12 @@ vlog(int pri, const char *fmt, va_list ap)
 
 	/* One write per line, so lines of several processes never mix. */
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_capbuf != NULL) {
+		if (pri <= LOG_ERR && log_capbuf[0] == '\0')
+			strlcpy(log_capbuf, msg, log_caplen);
+		errno = saved_errno;
+		return;
+	}
 	switch (log_mode) {
 	case LOG_MODE_JOURNAL:
 		fprintf(stderr, "<%d>%s: %s\n", pri, log_name, msg);

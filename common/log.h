@@ -23,6 +23,7 @@ void	 log_init(enum log_mode, int, const char *);
 void	 log_procname(const char *);
 void	 log_setverbose(int);
 int	 log_getverbose(void);
+void	 log_capture(char *, size_t);
 
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

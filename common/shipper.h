@@ -19,12 +19,15 @@
 #define SHIPPER_DATA_ROOT	"/var/lib/cis490-shipper"
 #define SHIPPER_USER		"cis490"
 #define SHIPPER_SANDBOX_USER	"_cis490"
+/* The parent's control socket, for `status` and `doctor` (DESIGN §8). */
+#define SHIPPER_CONTROL_SOCKET	"/run/cis490-shipper/control.sock"
+#define SHIPPER_UNIT		"cis490-shipper.service"
 
 /* Episode and host ids: [A-Za-z0-9][A-Za-z0-9._-]{0,127} (DESIGN §3). */
 #define ID_MAXLEN		128
 
 /* Version of the parent <-> child protocol; children check it on hello. */
-#define SHIPPER_PROTO_VERSION	2
+#define SHIPPER_PROTO_VERSION	3
 
 struct shipper_conf {
 	char		*host;		/* our identity at the receiver */
@@ -137,6 +140,18 @@ enum imsg_type {
 	/* parent -> uploader, after CRED_DONE and after transport errors */
 	IMSG_RESOLVED,		/* struct resolved */
 
+	/*
+	 * Control socket (`status`, `doctor`), client <-> parent.  The
+	 * client opens with CTL_HELLO; every request gets its answers and
+	 * then CTL_END, or one CTL_ERROR.
+	 */
+	IMSG_CTL_HELLO,		/* struct ctl_hello, both ways */
+	IMSG_CTL_STATUS,	/* request: no payload; answer: ctl_status */
+	IMSG_CTL_ANSWERS,	/* request: no payload; answers: ctl_answer */
+	IMSG_CTL_PING,		/* request: no payload; answer: ctl_ping */
+	IMSG_CTL_END,		/* no payload */
+	IMSG_CTL_ERROR,		/* a NUL-terminated message */
+
 	IMSG_MAX_TYPE
 };
 
@@ -163,8 +178,13 @@ struct scan_report {
 	uint32_t	 ignored;	/* names in episodes/ that are no id */
 	uint32_t	 quarantined;
 	uint32_t	 errors;	/* problems met during the pass */
-	uint64_t	 bytes_pending;
+	uint64_t	 bytes_pending;	/* packed archives waiting */
 	int64_t	 	 oldest_ready;	/* ready time, 0: none */
+	int64_t		 oldest_quarantined;	/* reason file mtime, 0: none */
+	uint64_t	 free_bytes;	/* data root, for unprivileged users */
+	uint64_t	 free_inodes;
+	uint32_t	 low_space;	/* below min-free: packing paused */
+	uint32_t	 held;		/* ready, held back by low_space */
 };
 
 struct nothing_to_pack {
@@ -308,6 +328,69 @@ struct resolved {
 	char		 entry[RESOLVED_MAX];
 };
 
+/*
+ * The control socket's own protocol version: `status` and `doctor` from
+ * another build refuse to guess at a layout they do not know.
+ */
+#define CTL_PROTO_VERSION	1
+
+struct ctl_hello {
+	uint32_t	 version;	/* CTL_PROTO_VERSION */
+};
+
+/* Answer counts are kept per minute for a day (answers.c). */
+#define CTL_WINDOW_SHORT	600		/* seconds: doctor's window */
+#define CTL_WINDOW_LONG		86400
+
+struct ctl_status {
+	int64_t		 now;		/* the daemon's clock */
+	int64_t		 started;	/* wall time the daemon started */
+	int32_t		 pid;
+	uint32_t	 ready;		/* first scan pass done */
+	uint32_t	 started_children;	/* every child said hello */
+	int64_t		 heartbeat_age_ms;	/* -1: no pass yet */
+	uint32_t	 wedged;	/* a pack or upload stalled */
+	char		 wedged_why[ID_MAXLEN + 128];
+	struct scan_report report;	/* the last pass */
+
+	char		 pack_id[ID_MAXLEN + 1];	/* "": none */
+	uint64_t	 pack_done, pack_total;
+	char		 upload_id[ID_MAXLEN + 1];	/* "": none */
+	uint64_t	 upload_done, upload_total;
+
+	int64_t		 wait_ms;	/* backoff or pause left, 0: none */
+	uint32_t	 paused;	/* credentials refused (401/403) */
+	uint32_t	 backoff_failures;	/* in a row */
+	int64_t		 last_success;	/* wall time, 0: none yet */
+	char		 last_success_id[ID_MAXLEN + 1];
+	uint32_t	 shipped;	/* since start */
+
+	uint32_t	 counts_short[CLASS_MAX];	/* CTL_WINDOW_SHORT */
+	uint32_t	 counts_long[CLASS_MAX];	/* CTL_WINDOW_LONG */
+
+	/* What doctor compares against. */
+	int64_t		 scan_interval;
+	int64_t		 stall_timeout;
+	uint64_t	 min_free_space;
+	uint64_t	 min_free_inodes;
+	int32_t		 quarantine_keep_days;
+};
+
+/* One entry of the ring of recent answers, newest first. */
+struct ctl_answer {
+	int64_t		 time;
+	int32_t		 class;		/* enum answer_class */
+	int32_t		 http_status;
+	char		 id[ID_MAXLEN + 1];
+	char		 detail[DETAIL_MAX];
+};
+
+struct ctl_ping {
+	struct ping_result	 result;
+	int64_t			 sent;	/* wall time the ping was made */
+	int32_t			 fresh;	/* 0: the last one, uploader busy */
+};
+
 enum shipper_proc {
 	PROC_PARENT,
 	PROC_SCANNER,
@@ -315,6 +398,22 @@ enum shipper_proc {
 	PROC_UPLOADER,
 	PROC_MAX
 };
+
+/* answers.c: the ring of recent answers and counts per class */
+void		 answers_add(enum answer_class, int, const char *,
+		    const char *);
+void		 answers_counts(time_t, uint32_t *);
+size_t		 answers_recent(struct ctl_answer *, size_t);
+
+/* control.c: the daemon's side of the control socket */
+void		 control_init(const char *, const struct shipper_conf *,
+		    sd_event *);
+void		 control_cleanup(void);
+void		 control_ping_result(const struct ping_result *);
+
+/* status.c, doctor.c: the client side (ctl.h) */
+int		 status_main(const char *, const char *);
+int		 doctor_main(const char *, const char *, int);
 
 /* parse.y */
 #define CONF_CHECK_FILES	0x01	/* stat key, token, CA, certificate */
@@ -338,8 +437,8 @@ enum shipper_mode {
 };
 
 /* parent.c */
-int		 parent_main(const char *, struct shipper_conf *, int, int,
-		    enum shipper_mode);
+int		 parent_main(const char *, const char *, struct shipper_conf *,
+		    int, int, enum shipper_mode);
 void		 parent_send(enum shipper_proc, uint32_t, int, const void *,
 		    size_t);
 void		 parent_exit(int);
@@ -371,6 +470,7 @@ void		 pipeline_init(struct shipper_conf *, sd_event *,
 		    enum shipper_mode);
 void		 pipeline_start(void);
 int		 pipeline_dispatch(enum shipper_proc, struct imsg *);
+void		 pipeline_status(struct ctl_status *);
 struct ping_result;
 void		 ping_report(const struct shipper_conf *,
 		    const struct ping_result *);

@@ -162,3 +162,41 @@ parse_rfc3339(const char *s, time_t *t)
 	*t = v - sign * (oh * 3600 + om * 60);
 	return (0);
 }
+
+const char *
+fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double	 v = (double)n;
+	size_t	 u = 0;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+		return (buf);
+	}
+	v /= 1024;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(*units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f %s", v, units[u]);
+	return (buf);
+}
+
+const char *
+fmt_age(int64_t sec, char *buf, size_t len)
+{
+	if (sec < 0)
+		snprintf(buf, len, "-");
+	else if (sec < 120)
+		snprintf(buf, len, "%llds", (long long)sec);
+	else if (sec < 7200)
+		snprintf(buf, len, "%lldm", (long long)sec / 60);
+	else if (sec < 2 * 86400)
+		snprintf(buf, len, "%lldh%02lldm", (long long)sec / 3600,
+		    (long long)sec % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", (long long)sec / 86400,
+		    (long long)sec % 86400 / 3600);
+	return (buf);
+}

@@ -29,4 +29,8 @@ int	 parse_rfc3339(const char *, time_t *);
  */
 void	 crashpoint(const char *);
 
+/* For people: "12.3 MiB", "3h12m" (negative: "-"), into BUF. */
+const char	*fmt_bytes(uint64_t, char *, size_t);
+const char	*fmt_age(int64_t, char *, size_t);
+
 #endif /* UTIL_H */

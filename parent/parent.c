@@ -53,8 +53,8 @@ static int	 parent_closed_grace_over(sd_event_source *, uint64_t,
 static void	 parent_check_account(const char *, const char *);
 
 int
-parent_main(const char *conffile, struct shipper_conf *conf, int debug,
-    int verbose, enum shipper_mode mode)
+parent_main(const char *conffile, const char *ctlpath,
+    struct shipper_conf *conf, int debug, int verbose, enum shipper_mode mode)
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct imsg_hello	 hello;
@@ -95,8 +95,10 @@ parent_main(const char *conffile, struct shipper_conf *conf, int debug,
 	/* `ping` needs only the uploader, and no data tree. */
 	if (mode != MODE_PING)
 		datatree_create(conf);
-	if (mode == MODE_DAEMON)
+	if (mode == MODE_DAEMON) {
 		notify_init(conf);
+		control_init(ctlpath, conf, parent_ev);
+	}
 	pipeline_init(conf, parent_ev, mode);
 	for (p = PROC_SCANNER; p < PROC_MAX; p++)
 		if (mode != MODE_PING || p == PROC_UPLOADER)
@@ -120,6 +122,7 @@ parent_main(const char *conffile, struct shipper_conf *conf, int debug,
 		errno = -r;
 		fatal("event loop");
 	}
+	control_cleanup();
 	sd_event_unref(parent_ev);
 	config_free(conf);
 	log_info("exiting with status %d", r);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "shipper.h"
 #include "util.h"
+#include "uploader/classify.h"
 #include "uploader/http.h"
 
 static struct {
@@ -52,6 +53,15 @@ static struct {
 
 	unsigned int		 shipped, failed;
 	unsigned int		 held;		/* ready, held back for space */
+
+	/* For `status` and `doctor` (control.c). */
+	time_t			 started_at;	/* wall clock */
+	struct timespec		 heartbeat;	/* monotonic, last pass */
+	uint64_t		 wait_until_ms;	/* monotonic, while waiting */
+	int			 paused;	/* 401/403 */
+	uint64_t		 pack_done, pack_total;
+	time_t			 last_success;
+	char			 last_success_id[ID_MAXLEN + 1];
 } pl;
 
 static void	 kick(void);
@@ -62,6 +72,10 @@ static int	 wait_over(sd_event_source *, uint64_t, void *);
 static void	 once_check(void);
 static void	 heartbeat(void);
 static void	 status(void);
+static int	 wedged_why(char *, size_t);
+static uint64_t	 monotonic_ms(void);
+static void	 answer_record(enum answer_class, int, const char *,
+		    const char *);
 
 void
 pipeline_init(struct shipper_conf *conf, sd_event *ev, enum shipper_mode mode)
@@ -70,6 +84,7 @@ pipeline_init(struct shipper_conf *conf, sd_event *ev, enum shipper_mode mode)
 	pl.conf = conf;
 	pl.ev = ev;
 	pl.mode = mode;
+	pl.started_at = time(NULL);
 	backoff_init(&pl.backoff, conf->backoff_base, conf->backoff_cap);
 }
 
@@ -93,22 +108,109 @@ static void
 heartbeat(void)
 {
 	char	 why[ID_MAXLEN + 128];
-	int	 wedged = 0;
-	time_t	 limit = pl.conf->stall_timeout;
+	int	 wedged;
 
-	if (stall_check(&pl.pack_stall, pl.packing, limit)) {
-		snprintf(why, sizeof(why), "%s: packing made no progress for "
-		    "%llds", pl.pack_id, (long long)limit);
-		wedged = 1;
-	} else if (stall_check(&pl.upload_stall, pl.uploading, limit)) {
-		snprintf(why, sizeof(why), "%s: upload made no progress for "
-		    "%llds", pl.upload_id, (long long)limit);
-		wedged = 1;
-	}
+	clock_gettime(CLOCK_MONOTONIC, &pl.heartbeat);
+	wedged = wedged_why(why, sizeof(why));
 	notify_heartbeat(wedged, why);
 	if (pl.started)
 		notify_ready();
 	status();
+}
+
+/* A pack or upload without progress for stall-timeout, and which. */
+static int
+wedged_why(char *why, size_t len)
+{
+	time_t	 limit = pl.conf->stall_timeout;
+
+	why[0] = '\0';
+	if (stall_check(&pl.pack_stall, pl.packing, limit)) {
+		snprintf(why, len, "%s: packing made no progress for %llds",
+		    pl.pack_id, (long long)limit);
+		return (1);
+	}
+	if (stall_check(&pl.upload_stall, pl.uploading, limit)) {
+		snprintf(why, len, "%s: upload made no progress for %llds",
+		    pl.upload_id, (long long)limit);
+		return (1);
+	}
+	return (0);
+}
+
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Everything `status` shows and `doctor` judges, from the daemon. */
+void
+pipeline_status(struct ctl_status *st)
+{
+	uint64_t	 now = monotonic_ms(), hb;
+
+	memset(st, 0, sizeof(*st));
+	st->now = time(NULL);
+	st->started = pl.started_at;
+	st->pid = getpid();
+	st->ready = pl.ready;
+	st->started_children = pl.started;
+	if (pl.heartbeat.tv_sec == 0 && pl.heartbeat.tv_nsec == 0)
+		st->heartbeat_age_ms = -1;
+	else {
+		hb = (uint64_t)pl.heartbeat.tv_sec * 1000 +
+		    (uint64_t)pl.heartbeat.tv_nsec / 1000000;
+		st->heartbeat_age_ms = now > hb ? (int64_t)(now - hb) : 0;
+	}
+	st->wedged = wedged_why(st->wedged_why, sizeof(st->wedged_why));
+	st->report = pl.report;
+	st->report.held = pl.held;
+	if (pl.packing) {
+		strlcpy(st->pack_id, pl.pack_id, sizeof(st->pack_id));
+		st->pack_done = pl.pack_done;
+		st->pack_total = pl.pack_total;
+	}
+	if (pl.uploading) {
+		strlcpy(st->upload_id, pl.upload_id, sizeof(st->upload_id));
+		if (strcmp(pl.upload_progress.id, pl.upload_id) == 0) {
+			st->upload_done = pl.upload_progress.done;
+			st->upload_total = pl.upload_progress.total;
+		}
+	}
+	if (pl.waiting && pl.wait_until_ms > now)
+		st->wait_ms = (int64_t)(pl.wait_until_ms - now);
+	st->paused = pl.waiting && pl.paused;
+	st->backoff_failures = pl.backoff.attempt;
+	st->last_success = pl.last_success;
+	strlcpy(st->last_success_id, pl.last_success_id,
+	    sizeof(st->last_success_id));
+	st->shipped = pl.shipped;
+	answers_counts(CTL_WINDOW_SHORT, st->counts_short);
+	answers_counts(CTL_WINDOW_LONG, st->counts_long);
+	st->scan_interval = pl.conf->scan_interval;
+	st->stall_timeout = pl.conf->stall_timeout;
+	st->min_free_space = pl.conf->min_free_space;
+	st->min_free_inodes = pl.conf->min_free_inodes;
+	st->quarantine_keep_days = pl.conf->quarantine_keep_days;
+}
+
+/*
+ * Every answer once in the log, in one fixed form: `doctor` classifies
+ * these lines from the journal when it cannot ask the daemon.
+ */
+static void
+answer_record(enum answer_class class, int http_status, const char *id,
+    const char *detail)
+{
+	answers_add(class, http_status, id, detail);
+	if (class == CLASS_STORED)
+		return;
+	log_warnx("answer %s: %s: HTTP %d: %s", answer_class_name(class), id,
+	    http_status, log_esc(detail));
 }
 
 /* STATUS=: "3 pending, shipping ep-123 41%". */
@@ -308,6 +410,7 @@ wait_over(sd_event_source *s, uint64_t usec, void *arg)
 	(void)usec;
 	(void)arg;
 	pl.waiting = 0;
+	pl.paused = 0;
 	pl.wait_timer = sd_event_source_unref(pl.wait_timer);
 	kick();
 	return (0);
@@ -317,6 +420,7 @@ static void
 wait_for(uint64_t msec)
 {
 	pl.waiting = 1;
+	pl.wait_until_ms = monotonic_ms() + msec;
 	pl.wait_timer = sd_event_source_unref(pl.wait_timer);
 	if (sd_event_add_time_relative(pl.ev, &pl.wait_timer, CLOCK_MONOTONIC,
 	    msec * 1000, 0, wait_over, NULL) < 0)
@@ -338,12 +442,15 @@ upload_result(const struct upload_result *r)
 	rt.class = r->class;
 	rt.http_status = r->http_status;
 	strlcpy(rt.detail, r->detail, sizeof(rt.detail));
+	answer_record(r->class, r->http_status, r->id, r->detail);
 
 	switch (r->action) {
 	case ACTION_RETIRE:
 		rt.where = RETIRE_SHIPPED;
 		backoff_reset(&pl.backoff);
 		pl.shipped++;
+		pl.last_success = time(NULL);
+		strlcpy(pl.last_success_id, r->id, sizeof(pl.last_success_id));
 		break;
 	case ACTION_QUARANTINE:
 		rt.where = RETIRE_QUARANTINE;
@@ -369,8 +476,10 @@ upload_result(const struct upload_result *r)
 		    "%s: check the token in %s and the certificate in %s",
 		    r->id, how, r->detail, pause, pl.conf->token_file,
 		    pl.conf->cert_file);
-		if (pl.mode != MODE_ONCE)
+		if (pl.mode != MODE_ONCE) {
 			wait_for(backoff_sec_to_ms(pl.conf->backoff_cap));
+			pl.paused = 1;
+		}
 		break;
 	case ACTION_RETRY:
 		rt.where = RETIRE_BACK;
@@ -462,6 +571,8 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 		check_id(begin.id, sizeof(begin.id), "pack begin");
 		pl.pack_asked = 0;
 		pl.packing = 1;
+		pl.pack_done = 0;
+		pl.pack_total = begin.tar_total;
 		strlcpy(pl.pack_id, begin.id, sizeof(pl.pack_id));
 		stall_track(&pl.pack_stall, begin.id, 0);
 		status();
@@ -491,8 +602,12 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 
 			memcpy(&p, imsg->data, sizeof(p));
 			if (pl.packing && strncmp(p.id, pl.pack_id,
-			    sizeof(p.id)) == 0)
+			    sizeof(p.id)) == 0) {
 				stall_track(&pl.pack_stall, pl.pack_id, p.done);
+				pl.pack_done = p.done;
+				if (p.total != 0)
+					pl.pack_total = p.total;
+			}
 		}
 		return (1);
 	case IMSG_PACK_RESULT:
@@ -508,8 +623,16 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 			break;
 		check_size(imsg, sizeof(pr), "pack outcome");
 		memcpy(&pr, imsg->data, sizeof(pr));
-		if (imsg->hdr.type == IMSG_PACK_FAILED && pl.mode == MODE_ONCE)
-			pl.failed++;
+		if (imsg->hdr.type == IMSG_PACK_FAILED) {
+			pr.id[sizeof(pr.id) - 1] = '\0';
+			pr.detail[sizeof(pr.detail) - 1] = '\0';
+			/* A full disk is not the episode's fault. */
+			if (pr.status != PACK_ERR_NOSPACE && valid_id(pr.id))
+				answer_record(CLASS_PACK_FAILED, 0, pr.id,
+				    pr.detail);
+			if (pl.mode == MODE_ONCE)
+				pl.failed++;
+		}
 		/* A failure found before packing began has no job. */
 		pl.packing = 0;
 		pl.pack_asked = 0;
@@ -570,11 +693,16 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 		kick();
 		return (1);
 	case IMSG_PING_RESULT:
-		if (from != PROC_UPLOADER || pl.mode != MODE_PING)
+		if (from != PROC_UPLOADER || pl.mode == MODE_ONCE)
 			break;
 		check_size(imsg, sizeof(ping), "ping result");
 		memcpy(&ping, imsg->data, sizeof(ping));
 		ping.detail[sizeof(ping.detail) - 1] = '\0';
+		if (pl.mode == MODE_DAEMON) {
+			/* A client of the control socket asked for it. */
+			control_ping_result(&ping);
+			return (1);
+		}
 		ping_report(pl.conf, &ping);
 		parent_exit(ping.step == PING_OK ? 0 : 1);
 		return (1);

@@ -21,6 +21,7 @@ static const char *const proc_names[PROC_MAX] = {
 
 static void	 usage(void) __attribute__((noreturn));
 static int	 requeue(const char *, int, char **);
+static int	 doctor(const char *, const char *, int, char **);
 
 const char *
 proc_name(enum shipper_proc p)
@@ -33,9 +34,11 @@ proc_name(enum shipper_proc p)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-dnv] [-f file] [once | ping]\n"
+	fprintf(stderr, "usage: %s [-dnv] [-f file] [-s socket] [once | ping]\n"
+	    "       %s [-f file] [-s socket] status\n"
+	    "       %s [-f file] [-s socket] doctor [-j]\n"
 	    "       %s [-f file] requeue [--reason reason] [id ...]\n",
-	    SHIPPER_NAME, SHIPPER_NAME);
+	    SHIPPER_NAME, SHIPPER_NAME, SHIPPER_NAME, SHIPPER_NAME);
 	exit(1);
 }
 
@@ -74,17 +77,40 @@ requeue(const char *conffile, int argc, char **argv)
 	return (rv);
 }
 
+/* doctor [-j] */
+static int
+doctor(const char *conffile, const char *ctlpath, int argc, char **argv)
+{
+	int	 ch, json = 0;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "j")) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc != optind)
+		usage();
+	log_init(LOG_MODE_TOOL, 0, SHIPPER_NAME);
+	return (doctor_main(conffile, ctlpath, json));
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct shipper_conf	 conf;
 	const char		*conffile = SHIPPER_CONF, *pname = NULL;
+	const char		*ctlpath = SHIPPER_CONTROL_SOCKET;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 	enum shipper_proc	 p;
 	enum shipper_mode	 mode = MODE_DAEMON;
 
 	/* "+": options end at the mode; its own options follow it. */
-	while ((ch = getopt(argc, argv, "+df:nP:v")) != -1) {
+	while ((ch = getopt(argc, argv, "+df:nP:s:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -98,6 +124,9 @@ main(int argc, char *argv[])
 		case 'P':
 			pname = optarg;
 			break;
+		case 's':
+			ctlpath = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -109,6 +138,12 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc >= 1 && strcmp(argv[0], "requeue") == 0)
 		return (requeue(conffile, argc, argv));
+	if (argc == 1 && strcmp(argv[0], "status") == 0) {
+		log_init(LOG_MODE_TOOL, verbose, SHIPPER_NAME);
+		return (status_main(conffile, ctlpath));
+	}
+	if (argc >= 1 && strcmp(argv[0], "doctor") == 0)
+		return (doctor(conffile, ctlpath, argc, argv));
 	if (argc > 1)
 		usage();
 	if (argc == 1) {
@@ -165,5 +200,5 @@ main(int argc, char *argv[])
 	    proc_name(PROC_PARENT));
 	if (parse_config(conffile, &conf, CONF_CHECK_FILES) == -1)
 		exit(1);
-	return (parent_main(conffile, &conf, debug, verbose, mode));
+	return (parent_main(conffile, ctlpath, &conf, debug, verbose, mode));
 }

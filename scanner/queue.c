@@ -84,6 +84,10 @@ space_low(struct scanner *s)
 	/* A file system without inode counts (f_files 0) has no limit. */
 	low = space < s->conf->min_free_space ||
 	    (sv.f_files != 0 && inodes < s->conf->min_free_inodes);
+	/* For `status` and `doctor`; UINT64_MAX: no inode limit. */
+	s->report.free_bytes = space;
+	s->report.free_inodes = sv.f_files != 0 ? inodes : UINT64_MAX;
+	s->report.low_space = low;
 	if (low && !s->low_space)
 		log_warnx("packing paused: %llu MiB and %llu inodes free on "
 		    "%s, below min-free (space %llu MiB, inodes %llu); free "
@@ -312,6 +316,8 @@ queue_pass(struct scanner *s)
 	memset(r, 0, sizeof(*r));
 	r->pass = s->pass;
 	retention_run(s);
+	retention_quarantine_stats(s, &r->quarantined, &r->oldest_quarantined);
+	(void)space_low(s);
 
 	if ((fd = dup(s->episodes_fd)) == -1 ||
 	    (dir = fdopendir(fd)) == NULL)
@@ -404,6 +410,7 @@ queue_pass(struct scanner *s)
 		    ep->ready_time < r->oldest_ready))
 			r->oldest_ready = ep->ready_time;
 	}
+	r->held = queue_held(s);
 	log_debug("pass %llu: %u waiting, %u ready, %u packed, %u ignored",
 	    (unsigned long long)s->pass, r->waiting, r->ready, r->packed,
 	    r->ignored);

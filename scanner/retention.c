@@ -138,3 +138,58 @@ retention_run(struct scanner *s)
 		    s->conf->shipped_keep_days, 0);
 	}
 }
+
+/*
+ * How many episodes quarantine/ holds and when the oldest came, for
+ * `status` and `doctor`.  Counted again only when the directory changed
+ * (its mtime moves with every entry added or removed), so an idle scan
+ * tick does not read it.
+ */
+void
+retention_quarantine_stats(struct scanner *s, uint32_t *count,
+    int64_t *oldest)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	struct stat	 st, side;
+	char		 name[ID_MAXLEN + 48];
+	int		 fd;
+
+	if (fstat(s->quarantine_fd, &st) == -1) {
+		log_warn("fstat %s/", DIR_QUARANTINE);
+		goto out;
+	}
+	if (st.st_mtim.tv_sec == s->quarantine_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == s->quarantine_mtime.tv_nsec &&
+	    s->quarantine_mtime.tv_sec != 0)
+		goto out;
+	if ((fd = dup(s->quarantine_fd)) == -1 ||
+	    (dir = fdopendir(fd)) == NULL) {
+		log_warn("retention: %s/", DIR_QUARANTINE);
+		goto out;
+	}
+	s->quarantine_mtime = st.st_mtim;
+	s->quarantine_count = 0;
+	s->quarantine_oldest = 0;
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) > ID_MAXLEN ||
+		    !valid_id(de->d_name) ||
+		    fstatat(s->quarantine_fd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode))
+			continue;
+		snprintf(name, sizeof(name), "%s%s", de->d_name,
+		    REASON_SUFFIX);
+		if (fstatat(s->quarantine_fd, name, &side,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			st = side;
+		s->quarantine_count++;
+		if (s->quarantine_oldest == 0 ||
+		    st.st_mtime < s->quarantine_oldest)
+			s->quarantine_oldest = st.st_mtime;
+	}
+	closedir(dir);
+ out:
+	*count = s->quarantine_count;
+	*oldest = s->quarantine_oldest;
+}

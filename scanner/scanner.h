@@ -63,6 +63,10 @@ struct scanner {
 	time_t			 quarantine_cleaned;	/* monotonic, -1: never */
 	time_t			 shipped_cleaned;
 	int			 low_space;	/* below min-free: no packing */
+	/* quarantine/ counted again only when its mtime changes */
+	struct timespec		 quarantine_mtime;
+	uint32_t		 quarantine_count;
+	int64_t			 quarantine_oldest;
 };
 
 /* queue.c */
@@ -75,6 +79,8 @@ uint32_t	 queue_held(struct scanner *);
 
 /* retention.c */
 void		 retention_run(struct scanner *);
+void		 retention_quarantine_stats(struct scanner *, uint32_t *,
+		    int64_t *);
 
 /* walk.c: one pack job at a time */
 int		 walk_begin(struct scanner *, struct episode *, int *,

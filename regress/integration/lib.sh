@@ -117,7 +117,7 @@ make_conf() {
 start_daemon() {
 	LOG=$1
 	shift
-	env "$@" "$SHIPPER" -d -v -f "$CONF" 2>"$LOG" &
+	env "$@" "$SHIPPER" -d -v -f "$CONF" -s "$T/control.sock" 2>"$LOG" &
 	DAEMON_PID=$!
 	STARTED_PIDS="$STARTED_PIDS $DAEMON_PID"
 }

@@ -35,7 +35,7 @@ chmod 0700 "$PKI"
 
 pki_ca() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.pem" -days 2 \
+	    -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.pem" -days 365 \
 	    -subj "/CN=cis490 test CA $1" \
 	    -addext "basicConstraints=critical,CA:TRUE" \
 	    -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -213,7 +213,7 @@ pki_sign_cn() {
 	    -subj "/CN=$3" 2>/dev/null || fail "openssl: key for $2"
 	printf '%s\n' "$4" >"$PKI/$2.ext"
 	openssl x509 -req -in "$PKI/$2.csr" -CA "$PKI/$1.pem" \
-	    -CAkey "$PKI/$1.key" -CAcreateserial -days 2 \
+	    -CAkey "$PKI/$1.key" -CAcreateserial -days "${PKI_DAYS:-90}" \
 	    -extfile "$PKI/$2.ext" -out "$PKI/$2.crt" 2>/dev/null ||
 	    fail "openssl: certificate for $2"
 	chmod 0600 "$PKI/$2.key"

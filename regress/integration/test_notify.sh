@@ -50,7 +50,7 @@ notified() {
 	# WATCHDOG_PID must name the daemon: exec keeps the shell's pid.
 	NOTIFY_SOCKET=$T/notify$N.sock WATCHDOG_USEC=$1 SHIPPER_=$SHIPPER \
 	    CONF_=$CONF bash -c 'export WATCHDOG_PID=$$;
-		exec "$SHIPPER_" -d -v -f "$CONF_"' 2>"$LOG" &
+		exec "$SHIPPER_" -d -v -f "$CONF_" -s "$CONF_.sock"' 2>"$LOG" &
 	DAEMON_PID=$!
 	STARTED_PIDS="$STARTED_PIDS $DAEMON_PID"
 }

@@ -8,6 +8,7 @@
 . "$(dirname "$0")/pki.sh"
 . "$(dirname "$0")/ship_lib.sh"
 
+command -v jq >/dev/null 2>&1 || fail "jq is not installed (make deps)"
 ship_setup >/dev/null 2>&1 || fail "setup"
 mkdir -p "$DATA/shipped" "$DATA/quarantine" "$DATA/spool"
 
@@ -94,6 +95,18 @@ wait_until 15 passes_over $((n + 2)) || fail "no passes"
 [ -d "$DATA/episodes/roomy" ] && [ -z "$(ls -A "$DATA/spool")" ] ||
     fail "packed below min-free"
 [ "$(grep -c 'packing paused' "$SLOG")" -eq 1 ] || fail "paused line repeated"
+# doctor turns red on the disk row, status says what waits.
+"$SHIPPER" -f "$CONF" -s "$T/control.sock" doctor -j >"$T/low.json"
+rc=$?
+[ "$rc" = 2 ] || fail "doctor below min-free exited $rc: $(cat "$T/low.json")"
+jq -e '[.rows[] | select(.check == "disk")][0] | .level == "red" and
+    (.finding | test("packing paused"))' "$T/low.json" >/dev/null ||
+    fail "doctor disk row: $(cat "$T/low.json")"
+"$SHIPPER" -f "$CONF" -s "$T/control.sock" status >"$T/low.status" ||
+    fail "status below min-free"
+{ grep -q '^held       1 ready episode(s) wait for free space' \
+    "$T/low.status" && grep -q '^disk .*: packing paused$' "$T/low.status"; } ||
+    fail "status below min-free: $(cat "$T/low.status")"
 stop_daemon
 ship_once lowonce 60
 [ "$ONCE_RC" -eq 1 ] || fail "once below min-free exited $ONCE_RC, not 1"
@@ -103,4 +116,4 @@ ship_conf "scan-interval 1s"
 ship_daemon roomy
 wait_until 20 is_shipped roomy || fail "roomy not shipped with room"
 stop_daemon
-ok "min-free: packing pauses (said once), once exits 1 naming it; ships with room"
+ok "min-free: packing pauses (said once), doctor red, status shows it held; once exits 1 naming it; ships with room"

@@ -14,5 +14,6 @@ Suite	*classify_suite(void);
 Suite	*tar_suite(void);
 Suite	*archive_suite(void);
 Suite	*sandbox_suite(void);
+Suite	*answers_suite(void);
 
 #endif /* UNIT_H */

@@ -19,6 +19,7 @@ static Suite *(*const suites[])(void) = {
 	tar_suite,
 	archive_suite,
 	sandbox_suite,
+	answers_suite,
 };
 
 int
