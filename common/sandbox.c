@@ -12,10 +12,17 @@
  *   uploader	the same plus TCP sockets (AF_INET, AF_INET6) for libcurl
  *		and OpenSSL; the parent resolves the receiver's name, so no
  *		resolver thread and no /etc/hosts
- *   scanner	runs as the data owner without chroot (it works in the
- *		data root, and the data root is not root-owned); path calls
- *		only relative to directory descriptors, Landlock limits
- *		those to the data root; no socket, exec or fork
+ *   scanner	runs as the data owner, chrooted like the others; it
+ *		opens the data root and its directories first (as the
+ *		owner, sandbox_assume) and then works only through those
+ *		descriptors: path calls only relative to a directory
+ *		descriptor, and its working directory is the data root for
+ *		inotify_add_watch(2), which has no descriptor form.  Those
+ *		descriptors lie outside the chroot, so ".." from them
+ *		leaves it: Landlock is what limits them to the data root
+ *		(the chroot still makes every absolute path, an absolute
+ *		symlink's target too, name the empty directory); no
+ *		socket, exec or fork
  * Every filter kills the process on anything not listed, after checking
  * the architecture; the open and stat calls libc or a library may try
  * fail with EACCES instead; clone3 fails with ENOSYS where threads are
@@ -111,6 +118,8 @@ static const char *const policy_names[SANDBOX_POLICY_MAX] = {
 static struct {
 	int		 have;		/* an account to switch to */
 	int		 dropped;
+	int		 assumed;	/* effective ids only, for now */
+	gid_t		 root_egid;
 	uid_t		 uid;
 	gid_t		 gid;
 	char		 name[64];
@@ -246,6 +255,34 @@ sandbox_account(const char *user)
 }
 
 void
+sandbox_assume(void)
+{
+	if (!sb_acct.have || sb_acct.dropped || sb_acct.assumed)
+		return;
+	sb_acct.root_egid = getegid();
+	/* The groups stay the account's: sandbox_drop() sets them again. */
+	if (setgroups(1, &sb_acct.gid) == -1)
+		fatal("setgroups");
+	if (setresgid(-1, sb_acct.gid, -1) == -1)
+		fatal("setresgid %u", (unsigned)sb_acct.gid);
+	if (setresuid(-1, sb_acct.uid, -1) == -1)
+		fatal("setresuid %u", (unsigned)sb_acct.uid);
+	sb_acct.assumed = 1;
+}
+
+void
+sandbox_restore(void)
+{
+	if (!sb_acct.assumed)
+		return;
+	if (setresuid(-1, 0, -1) == -1)
+		fatal("setresuid 0");
+	if (setresgid(-1, sb_acct.root_egid, -1) == -1)
+		fatal("setresgid %u", (unsigned)sb_acct.root_egid);
+	sb_acct.assumed = 0;
+}
+
+static void
 sandbox_drop(void)
 {
 	uid_t	 ruid, euid, suid;
@@ -678,6 +715,8 @@ sandbox_enter(enum sandbox_policy p, const struct sandbox_opts *o)
 	if (p >= SANDBOX_POLICY_MAX)
 		fatalx("sandbox: no policy %d", p);
 	cur_policy = p;
+	/* Root again for the chroot; the ids are dropped for good below. */
+	sandbox_restore();
 	if (sb_acct.have && !sb_acct.dropped && geteuid() == 0) {
 		if (o->chroot != NULL) {
 			sandbox_empty_dir(o->chroot);
@@ -686,6 +725,19 @@ sandbox_enter(enum sandbox_policy p, const struct sandbox_opts *o)
 		}
 		sandbox_drop();
 	}
+	/*
+	 * The scanner's one path call without a descriptor form,
+	 * inotify_add_watch(2), names its directories relative to the
+	 * data root.  That is outside the chroot, as its descriptors
+	 * are: opening, creating, renaming or removing is Landlock's to
+	 * allow, beneath the data root only; the filter still refuses
+	 * AT_FDCWD to every other path call.  What Landlock does not
+	 * cover, stat(2) and inotify watches (metadata, no contents),
+	 * reaches outside through ".." as it did without the chroot.
+	 */
+	if (p == SANDBOX_SCANNER && o->data_fd != -1 &&
+	    fchdir(o->data_fd) == -1)
+		fatal("fchdir to the data root");
 	sandbox_rlimits(p, o);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");

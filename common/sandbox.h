@@ -6,11 +6,11 @@
 #ifndef COMMON_SANDBOX_H
 #define COMMON_SANDBOX_H
 
-/* The empty, root-owned directory the packer and uploader chroot to. */
+/* The empty, root-owned directory every child chroots to. */
 #define SANDBOX_EMPTY_DIR	"/var/empty/cis490-shipper"
 
 enum sandbox_policy {
-	SANDBOX_SCANNER,	/* data owner; Landlock: the data root only */
+	SANDBOX_SCANNER,	/* data owner, works in the data root by fd */
 	SANDBOX_PACKER,		/* descriptors only: read, write, fsync */
 	SANDBOX_UPLOADER,	/* descriptors and TCP sockets */
 	SANDBOX_POLICY_MAX
@@ -18,7 +18,7 @@ enum sandbox_policy {
 
 struct sandbox_opts {
 	const char	*chroot;	/* when root; NULL: no chroot */
-	int		 data_fd;	/* scanner: the data root, else -1 */
+	int		 data_fd;	/* scanner: the data root (cwd), or -1 */
 	int		 threads;	/* worker threads may be started */
 	int		 tcp_port;	/* uploader, Landlock: 0 any */
 	int		 debug;		/* SIGSYS reporter instead of a kill */
@@ -29,8 +29,13 @@ struct sandbox_opts {
  * NULL or not root: no account switch.
  */
 void	 sandbox_account(const char *);
-/* Become that account now, without chroot (the scanner). */
-void	 sandbox_drop(void);
+/*
+ * Act as that account (effective ids only) while opening what the
+ * sandbox will need, so the account's permissions apply (the scanner
+ * and the data root); sandbox_restore() is root again, for the chroot.
+ */
+void	 sandbox_assume(void);
+void	 sandbox_restore(void);
 /* Create SANDBOX_EMPTY_DIR if missing; fatal unless root-owned, empty. */
 void	 sandbox_empty_dir(const char *);
 /* Confine the calling process for good; fatal on any failure. */

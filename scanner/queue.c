@@ -252,7 +252,11 @@ episode_ready(struct scanner *s, struct episode *ep, time_t *when)
 	return (1);
 }
 
-/* Wake the scanner when a marker appears in a waiting episode. */
+/*
+ * Wake the scanner when a marker appears in a waiting episode.  The
+ * path is relative: the scanner is chrooted, and its working directory
+ * is the data root (sandbox.c), as inotify has no descriptor form.
+ */
 static void
 watch_episode(struct scanner *s, struct episode *ep)
 {
@@ -261,8 +265,7 @@ watch_episode(struct scanner *s, struct episode *ep)
 	if (ep->watch != -1 || s->inotify_fd == -1 ||
 	    s->conf->settle_time != 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%s/%s", s->conf->data_root,
-	    DIR_EPISODES, ep->id);
+	snprintf(path, sizeof(path), "%s/%s", DIR_EPISODES, ep->id);
 	ep->watch = inotify_add_watch(s->inotify_fd, path, IN_CREATE |
 	    IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE | IN_ONLYDIR |
 	    IN_DONT_FOLLOW);

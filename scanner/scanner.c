@@ -53,13 +53,14 @@ scanner_main(struct shipper_conf *conf)
 	ev = child_start(PROC_SCANNER, conf->user, &iev_parent,
 	    scanner_dispatch);
 	/*
-	 * The data owner needs no chroot: it works in a tree it owns, so
-	 * it is not chrooted there (a chroot must be root's) but limited
-	 * to it by Landlock and by a filter that wants a directory
-	 * descriptor for every path.  It becomes the owner first, so
-	 * whatever it creates is the owner's.
+	 * Everything the scanner will touch is opened now, as the data
+	 * owner, whose permissions and inotify limits apply: the data
+	 * root and its directories, as descriptors.  Then it is root
+	 * again only to chroot to the empty directory (sandbox_enter), and
+	 * the owner for good: from there on it works through those
+	 * descriptors alone, and Landlock limits them to the data root.
 	 */
-	sandbox_drop();
+	sandbox_assume();
 	/* gmtime() for reason files: no /etc/localtime later. */
 	tzset();
 	queue_init(&sc);
@@ -83,6 +84,7 @@ scanner_main(struct shipper_conf *conf)
 	    scanner_tick, NULL) < 0)
 		fatalx("cannot arm the scan timer");
 	memset(&so, 0, sizeof(so));
+	so.chroot = SANDBOX_EMPTY_DIR;
 	so.data_fd = sc.root_fd;
 	so.debug = log_getverbose() >= 2;
 	sandbox_enter(SANDBOX_SCANNER, &so);

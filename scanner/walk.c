@@ -199,7 +199,9 @@ walk_id(void)
 /*
  * Prepare the job for EP: the sorted entries, the pledged size and the
  * spool temp file (returned in *spool_fd).  Returns 0, or -1 with err
- * set when the episode cannot be packed as it is.
+ * set when the episode cannot be packed as it is, or -2 with err set
+ * when the data file system has no room (or no inode) for the spool
+ * file: the disk's fault, not the episode's.
  */
 int
 walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
@@ -209,7 +211,7 @@ walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
 	struct stat		 st;
 	uint64_t		 total = TAR_TRAILER_SIZE, size;
 	size_t			 i;
-	int			 fd;
+	int			 fd, e;
 
 	walk_end();
 	strlcpy(job.id, ep->id, sizeof(job.id));
@@ -226,7 +228,15 @@ walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
 		fatal("dup");
 	if (collect(fd, "", 0, err, errlen) == -1)
 		return (-1);
-	qsort(job.v, job.n, sizeof(*job.v), key_cmp);
+	/*
+	 * Not qsort(3): past about 50 entries glibc's asks sysconf() how
+	 * much memory the machine has, and the sysinfo(2) behind it is no
+	 * call of the scanner's filter, which kills it.  libbsd's
+	 * mergesort only allocates.  (Paths are unique: stable or not is
+	 * the same order.)
+	 */
+	if (mergesort(job.v, job.n, sizeof(*job.v), key_cmp) == -1)
+		fatal("sorting the entries of episode %s", job.id);
 	for (i = 0; i < job.n; i++) {
 		to_tar(&job.v[i], &t);
 		if ((size = tar_member_size(job.id, &t)) == 0) {
@@ -238,9 +248,10 @@ walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
 		total += size;
 	}
 	if ((*spool_fd = durable_spool_tmp(s, ep->id)) == -1) {
+		e = errno;
 		snprintf(err, errlen, "spool/%s.tar.zst.tmp: %s", ep->id,
-		    strerror(errno));
-		return (-1);
+		    strerror(e));
+		return (e == ENOSPC || e == EDQUOT ? -2 : -1);
 	}
 	memset(begin, 0, sizeof(*begin));
 	strlcpy(begin->id, ep->id, sizeof(begin->id));
@@ -259,12 +270,56 @@ static int
 open_beneath(int dirfd, const char *path)
 {
 	struct open_how	 how;
+	const char	*p, *slash;
+	char		 name[NAME_MAX + 1];
+	int		 fd, next;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 	    RESOLVE_NO_MAGICLINKS;
-	return (syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
+	if ((fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how))) != -1 ||
+	    errno != ENOSYS)
+		return (fd);
+	/*
+	 * No openat2(2) (valgrind has none): one component at a time,
+	 * none followed if it is a symlink.  The path is the walk's own,
+	 * names read from directories: never absolute, never "." or "..".
+	 */
+	if (path[0] == '/') {
+		errno = EXDEV;
+		return (-1);
+	}
+	if ((fd = dup(dirfd)) == -1)
+		return (-1);
+	for (p = path; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		if ((size_t)(slash - p) > NAME_MAX || slash == p) {
+			close(fd);
+			errno = ENOENT;
+			return (-1);
+		}
+		memcpy(name, p, slash - p);
+		name[slash - p] = '\0';
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			close(fd);
+			errno = EXDEV;
+			return (-1);
+		}
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		if (next == -1)
+			return (-1);
+		fd = next;
+	}
+	if (strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
+		close(fd);
+		errno = EXDEV;
+		return (-1);
+	}
+	next = openat(fd, p, how.flags);
+	close(fd);
+	return (next);
 }
 
 /*

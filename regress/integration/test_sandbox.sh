@@ -1,7 +1,9 @@
 # The children's sandbox, seen from outside while they work: every
-# child has a seccomp filter (Seccomp: 2) and no_new_privs; as root the
-# scanner is the data owner (daemon) and the packer and uploader are the
-# sandbox account (nobody), chrooted to the empty directory.  Episodes
+# child has a seccomp filter (Seccomp: 2) and no_new_privs; as root
+# every child is chrooted to the empty directory, the scanner as the
+# data owner (daemon, whose episodes it renames) working in the data
+# root through descriptors opened before the chroot, the packer and
+# uploader as the sandbox account (nobody).  Episodes
 # are shipped with zstd worker threads on (compression threads 2), the
 # packer checked while it packs, and through a receiver named by a host
 # name (localhost): the parent resolves it, and the uploader, whose
@@ -33,7 +35,7 @@ wait_until 10 children_up || fail "children not up within 10 s"
 
 # confined NAME: the checks every child must pass.
 confined() {
-	local pid st want root
+	local pid st want root cwd
 	pid=$(child_pid "$1")
 	[ -n "$pid" ] || fail "$1: no such child"
 	st=/proc/$pid/status
@@ -41,6 +43,13 @@ confined() {
 	    fail "$1: $(grep '^Seccomp:' "$st"), want 2 (filter)"
 	grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" ||
 	    fail "$1: $(grep '^NoNewPrivs:' "$st"), want 1"
+	# The scanner's working directory is the data root, for its
+	# inotify watches (see cis490-shipper(8)).
+	if [ "$1" = scanner ]; then
+		cwd=$(readlink "/proc/$pid/cwd")
+		[ "$cwd" = "$(cd "$DATA" && pwd -P)" ] ||
+		    fail "scanner: working directory $cwd, not $DATA"
+	fi
 	[ "$(id -u)" = 0 ] || return 0
 	case $1 in
 	scanner) want=daemon ;;
@@ -53,14 +62,7 @@ confined() {
 	    $4 == g && $5 == g) }' "$st" ||
 	    fail "$1: $(grep '^Gid:' "$st"), want $want's group"
 	root=$(readlink "/proc/$pid/root")
-	case $1 in
-	scanner)
-		# No chroot: it works in the data root, Landlock keeps it
-		# there (see cis490-shipper(8)).
-		[ "$root" = / ] || fail "scanner: root is $root" ;;
-	*)
-		[ "$root" = "$EMPTY" ] || fail "$1: root is $root, not $EMPTY" ;;
-	esac
+	[ "$root" = "$EMPTY" ] || fail "$1: root is $root, not $EMPTY"
 }
 
 # The packer, caught while it packs with its worker threads.
@@ -81,7 +83,7 @@ for c in scanner packer uploader; do
 done
 [ "$threads_seen" = 1 ] || fail "packer never seen with worker threads"
 ok "scanner, packer (with zstd workers), uploader: Seccomp 2, NoNewPrivs 1$(
-    [ "$(id -u)" = 0 ] && echo ", accounts daemon/nobody, packer and uploader chrooted to $EMPTY")"
+    [ "$(id -u)" = 0 ] && echo ", accounts daemon/nobody, all chrooted to $EMPTY")"
 
 all_shipped() {
 	local i

@@ -2,16 +2,20 @@
  * sandbox: each child's policy, applied for real in a forked process,
  * which then tries what the policy forbids, one thing per process: open
  * a file by path, make a socket, exec, fork, ptrace, setuid(0), map or
- * protect memory executable, connect (packer), leave the data root
+ * protect memory executable, connect (packer), leave the data root by
+ * an absolute path, by ".." or by a watch on an absolute path
  * (scanner).  Each must fail or end the process with SIGSYS; not one
  * may succeed.  What the policy must allow (the result pipe, threads
  * when configured, TCP sockets for the uploader, files in the data root
- * for the scanner) is tried too, so a policy cannot pass by being dead.
+ * and an inotify watch relative to it for the scanner) is tried too,
+ * so a policy cannot pass by being dead.
  *
- * As root the whole sandbox is applied (chroot, the test accounts
- * daemon and nobody, as the integration tests use); otherwise what
- * needs no root (rlimits, no_new_privs, Landlock, seccomp).
+ * As root the whole sandbox is applied (chroot for every policy, the
+ * test accounts daemon and nobody, as the integration tests use);
+ * otherwise what needs no root (rlimits, no_new_privs, Landlock,
+ * seccomp).
  */
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -53,22 +57,30 @@ enum attempt {
 	A_MPROTECT_EXEC,
 	A_CONNECT,		/* a TCP socket made before the sandbox */
 	A_ESCAPE,		/* openat(data root, "/etc/passwd") */
+	A_DOTDOT,		/* openat(data root, "../../etc/passwd") */
+	A_WATCH_OUT,		/* inotify_add_watch("/etc"): chroot */
 	A_THREAD,		/* pthread_create */
 	/* must work */
 	A_WRITE,		/* the result pipe */
 	A_INET,			/* uploader: socket(AF_INET) */
 	A_DATA,			/* scanner: create, rename, unlink in root */
+	A_WATCH,		/* scanner: inotify_add_watch, relative */
 	A_MAX
 };
 
 static const char *const attempt_names[A_MAX] = {
 	"open /etc/passwd", "socket", "socket AF_NETLINK", "execve", "fork",
 	"ptrace", "setuid(0)", "mmap PROT_EXEC", "mprotect PROT_EXEC",
-	"connect", "openat outside the data root", "pthread_create",
-	"write", "socket AF_INET", "files in the data root"
+	"connect", "openat outside the data root", "openat ../ out of the "
+	"data root", "inotify watch on /etc", "pthread_create",
+	"write", "socket AF_INET", "files in the data root",
+	"inotify watch in the data root"
 };
 
-static char		 data_root[64];
+/* A directory in the data root, for the scanner's relative watch. */
+#define WATCHED		"cis490-watched"
+
+static char		 data_root[64], watched[96];
 static struct sockaddr_in listen_addr;
 static int		 listen_fd = -1;
 
@@ -79,7 +91,7 @@ thread_main(void *arg)
 }
 
 static int
-try(enum attempt a, int datafd, int tcpfd)
+try(enum attempt a, int datafd, int tcpfd, int ifd)
 {
 	void		*p;
 	pid_t		 pid;
@@ -123,6 +135,12 @@ try(enum attempt a, int datafd, int tcpfd)
 		    sizeof(listen_addr)));
 	case A_ESCAPE:
 		return (openat(datafd, "/etc/passwd", O_RDONLY));
+	case A_DOTDOT:
+		/* The data root is outside the chroot: only Landlock stops. */
+		return (openat(datafd, "../../../../../../etc/passwd",
+		    O_RDONLY));
+	case A_WATCH_OUT:
+		return (inotify_add_watch(ifd, "/etc", IN_CREATE));
 	case A_THREAD:
 		if ((errno = pthread_create(&t, NULL, thread_main, NULL)) != 0)
 			return (-1);
@@ -140,6 +158,10 @@ try(enum attempt a, int datafd, int tcpfd)
 		    unlinkat(datafd, "f", 0) == -1)
 			return (-1);
 		return (0);
+	case A_WATCH:
+		/* Relative: the scanner's working directory is the root. */
+		return (inotify_add_watch(ifd, WATCHED, IN_CREATE |
+		    IN_ONLYDIR));
 	default:
 		_exit(R_SETUP);
 	}
@@ -151,23 +173,28 @@ attempt(enum sandbox_policy p, int threads, enum attempt a)
 {
 	struct sandbox_opts	 so;
 	pid_t			 pid;
-	int			 status, datafd = -1, tcpfd = -1;
+	int			 status, datafd = -1, tcpfd = -1, ifd;
 
 	if ((pid = fork()) == -1)
 		ck_abort_msg("fork: %s", strerror(errno));
 	if (pid == 0) {
-		if (p == SANDBOX_SCANNER &&
-		    (datafd = open(data_root, O_RDONLY | O_DIRECTORY)) == -1)
-			_exit(R_SETUP);
-		if ((tcpfd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		sandbox_account(p == SANDBOX_SCANNER ? "daemon" : "nobody");
+		/* As the scanner does: open the data root as its owner. */
+		if (p == SANDBOX_SCANNER) {
+			sandbox_assume();
+			if ((datafd = open(data_root, O_RDONLY |
+			    O_DIRECTORY)) == -1)
+				_exit(R_SETUP);
+		}
+		if ((tcpfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+		    (ifd = inotify_init1(IN_CLOEXEC)) == -1)
 			_exit(R_SETUP);
 		memset(&so, 0, sizeof(so));
-		so.chroot = p == SANDBOX_SCANNER ? NULL : SANDBOX_EMPTY_DIR;
+		so.chroot = SANDBOX_EMPTY_DIR;
 		so.data_fd = datafd;
 		so.threads = threads;
-		sandbox_account(p == SANDBOX_SCANNER ? "daemon" : "nobody");
 		sandbox_enter(p, &so);
-		_exit(try(a, datafd, tcpfd) == -1 ? R_DENIED : R_DONE);
+		_exit(try(a, datafd, tcpfd, ifd) == -1 ? R_DENIED : R_DONE);
 	}
 	if (waitpid(pid, &status, 0) == -1)
 		ck_abort_msg("waitpid: %s", strerror(errno));
@@ -188,11 +215,19 @@ check_policy(enum sandbox_policy p, int threads)
 		must_work = a == A_WRITE ||
 		    (a == A_THREAD && threads) ||
 		    (a == A_INET && p == SANDBOX_UPLOADER) ||
-		    (a == A_DATA && p == SANDBOX_SCANNER);
+		    ((a == A_DATA || a == A_WATCH) && p == SANDBOX_SCANNER);
+		/*
+		 * Leaving the data root: an absolute path meets the chroot
+		 * (root only) or Landlock, ".." Landlock alone.
+		 */
 		skip = (a == A_INET && p != SANDBOX_UPLOADER) ||
-		    (a == A_DATA && p != SANDBOX_SCANNER) ||
-		    (a == A_ESCAPE && (p != SANDBOX_SCANNER ||
-		    sandbox_landlock_abi() == 0)) ||
+		    ((a == A_DATA || a == A_ESCAPE || a == A_DOTDOT) &&
+		    p != SANDBOX_SCANNER) ||
+		    (a == A_ESCAPE && sandbox_landlock_abi() == 0 &&
+		    geteuid() != 0) ||
+		    (a == A_DOTDOT && sandbox_landlock_abi() == 0) ||
+		    (a == A_WATCH_OUT && p == SANDBOX_SCANNER &&
+		    geteuid() != 0) ||
 		    (a == A_CONNECT && p == SANDBOX_UPLOADER);
 		if (skip)
 			continue;
@@ -217,10 +252,13 @@ setup(void)
 
 	strlcpy(data_root, "/tmp/cis490-sandbox.XXXXXX", sizeof(data_root));
 	ck_assert_ptr_nonnull(mkdtemp(data_root));
+	snprintf(watched, sizeof(watched), "%s/%s", data_root, WATCHED);
+	ck_assert_int_eq(mkdir(watched, 0700), 0);
 	if (geteuid() == 0) {
 		pw = getpwnam("daemon");
 		ck_assert_ptr_nonnull(pw);
 		ck_assert_int_eq(chown(data_root, pw->pw_uid, pw->pw_gid), 0);
+		ck_assert_int_eq(chown(watched, pw->pw_uid, pw->pw_gid), 0);
 	}
 	/* Something to connect to: only the filter may stop the connect. */
 	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -239,6 +277,7 @@ static void
 teardown(void)
 {
 	close(listen_fd);
+	rmdir(watched);
 	rmdir(data_root);
 }
 
@@ -335,6 +374,7 @@ START_TEST(empty_dir_refused)
 	int		 st, fd;
 
 	/* The test directory is not root's (daemon's, or ours). */
+	ck_assert_int_eq(rmdir(watched), 0);
 	st = captured(empty_dir_check, buf, sizeof(buf));
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
 	    strstr(buf, "must be owned by root") != NULL,
@@ -359,6 +399,41 @@ START_TEST(empty_dir_refused)
 }
 END_TEST
 
+/*
+ * The scanner opens the data root as its owner: until the sandbox, the
+ * effective ids are the account's and root's permissions are gone (a
+ * root-only file cannot be opened), and then root is back for the
+ * chroot.
+ */
+START_TEST(assume_and_restore)
+{
+	struct passwd	*pw;
+	pid_t		 pid;
+	int		 st;
+
+	if (geteuid() != 0)
+		return;
+	ck_assert_ptr_nonnull(pw = getpwnam("daemon"));
+	if ((pid = fork()) == 0) {
+		sandbox_account("daemon");
+		sandbox_assume();
+		if (geteuid() != pw->pw_uid || getegid() != pw->pw_gid ||
+		    getuid() != 0)
+			_exit(1);
+		if (open("/etc/shadow", O_RDONLY) != -1 || errno != EACCES)
+			_exit(2);
+		sandbox_restore();
+		if (geteuid() != 0 || open("/etc/shadow", O_RDONLY) == -1)
+			_exit(3);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %#x (1: ids, 2: root's file opened, 3: not root again)",
+	    st);
+}
+END_TEST
+
 Suite *
 sandbox_suite(void)
 {
@@ -375,6 +450,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, scanner_policy);
 	tcase_add_test(tc, debug_reports_syscall);
 	tcase_add_test(tc, empty_dir_refused);
+	tcase_add_test(tc, assume_and_restore);
 	suite_add_tcase(s, tc);
 	return (s);
 }
