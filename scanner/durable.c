@@ -278,13 +278,15 @@ durable_packed(struct scanner *s, struct episode *ep,
 {
 	char		 line[160], name[ID_MAXLEN + 16], tmp[ID_MAXLEN + 16];
 	struct stat	 st;
-	int		 i, n;
+	int		 i, n, e;
 
+	/* On failure errno says why: ENOSPC is the disk, not the episode. */
 	snprintf(tmp, sizeof(tmp), "%s%s", ep->id, SUFFIX_TMP);
 	if (fstatat(s->spool_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    (uint64_t)st.st_size != r->size) {
 		snprintf(err, errlen, "spool/%s: size does not match what "
 		    "the packer wrote", tmp);
+		errno = EIO;
 		return (-1);
 	}
 	for (i = 0, n = 0; i < 32; i++)
@@ -294,13 +296,17 @@ durable_packed(struct scanner *s, struct episode *ep,
 	    SUFFIX_ARCHIVE);
 	snprintf(name, sizeof(name), "%s%s", ep->id, SUFFIX_DIGEST);
 	if (write_atomic(s->spool_fd, name, line, strlen(line)) == -1) {
-		snprintf(err, errlen, "spool/%s: %s", name, strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "spool/%s: %s", name, strerror(e));
+		errno = e;
 		return (-1);
 	}
 	snprintf(name, sizeof(name), "%s%s", ep->id, SUFFIX_ARCHIVE);
 	if (renameat(s->spool_fd, tmp, s->spool_fd, name) == -1 ||
 	    fsync_dir(s->spool_fd) == -1) {
-		snprintf(err, errlen, "spool/%s: %s", name, strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "spool/%s: %s", name, strerror(e));
+		errno = e;
 		return (-1);
 	}
 	ep->size = r->size;

@@ -206,17 +206,19 @@ want_pack(void)
 	struct pack_begin	 begin;
 	struct episode		*ep;
 	char			 err[DETAIL_MAX];
-	int			 fd;
+	int			 fd, r;
 
 	if (walk_id() != NULL)
 		fatalx("parent asked for a pack while one is running");
 	while ((ep = queue_next(&sc, EP_READY)) != NULL) {
 		ep->tried_pack = 1;
-		if (walk_begin(&sc, ep, &fd, &begin, err, sizeof(err)) == 0)
+		if ((r = walk_begin(&sc, ep, &fd, &begin, err,
+		    sizeof(err))) == 0)
 			break;
 		walk_end();
 		/* Tell the parent, then look for another episode. */
-		pack_failed(ep, err, PACK_ERR_INPUT);
+		pack_failed(ep, err, r == -2 ? PACK_ERR_NOSPACE :
+		    PACK_ERR_INPUT);
 		return;
 	}
 	if (ep == NULL) {
@@ -253,7 +255,9 @@ pack_result(const struct pack_result *r)
 		return;
 	}
 	if (durable_packed(&sc, ep, r, err, sizeof(err)) == -1) {
-		pack_failed(ep, err, PACK_ERR_OUTPUT);
+		/* A full disk is not the episode's fault either. */
+		pack_failed(ep, err, errno == ENOSPC || errno == EDQUOT ?
+		    PACK_ERR_NOSPACE : PACK_ERR_OUTPUT);
 		return;
 	}
 	crashpoint("packed");
