@@ -3,6 +3,7 @@
  * request head is decided here, before a byte of the body is read (and,
  * with "Expect: 100-continue", before the client sends it).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,8 +259,25 @@ put_episode(struct conn *c)
 	}
 	if (!in_window(c))
 		return;
+	/*
+	 * A full storage passes (space is freed, a disk added): 503 and
+	 * Retry-After, so the client backs off and keeps the episode.
+	 */
+	if (!store_room(req->length, &size)) {
+		fmt_size(a, sizeof(a), size);
+		log_warnx("storage full: %s free, %s/%s (%" PRIu64 " bytes) "
+		    "refused for now", a, c->host, c->id, req->length);
+		conn_error(c, 503, "storage-full", "the receiver's storage "
+		    "is full; retry later");
+		return;
+	}
 	if ((c->up = store_begin(c->host, c->id)) == NULL) {
-		conn_error(c, 500, "internal", "cannot create a temp file");
+		if (store_full(errno))
+			conn_error(c, 503, "storage-full", "the receiver's "
+			    "storage is full; retry later");
+		else
+			conn_error(c, 500, "internal", "cannot create a temp "
+			    "file");
 		return;
 	}
 	c->body_left = req->length;
@@ -298,6 +316,10 @@ api_body_done(struct conn *c)
 	case STORE_NOT_ZSTD:
 		conn_error(c, 400, "not-zstd", "the body is not a zstd "
 		    "frame");
+		break;
+	case STORE_FULL:
+		conn_error(c, 503, "storage-full", "the receiver's storage "
+		    "is full; retry later");
 		break;
 	default:
 		conn_error(c, 500, "internal", "the archive could not be "

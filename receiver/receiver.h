@@ -121,6 +121,8 @@ int		 store_cleanup_tmp(void);
 int		 store_lookup(const char *, const char *, unsigned char *,
 		    uint64_t *);
 struct store_upload *store_begin(const char *, const char *);
+int		 store_full(int);
+int		 store_room(uint64_t, uint64_t *);
 int		 store_write(struct store_upload *, const void *, size_t);
 enum store_result {
 	STORE_CREATED,
@@ -128,6 +130,7 @@ enum store_result {
 	STORE_CONFLICT,
 	STORE_DIGEST_MISMATCH,
 	STORE_NOT_ZSTD,
+	STORE_FULL,		/* ENOSPC, EDQUOT */
 	STORE_ERROR
 };
 enum store_result store_commit(struct store_upload *, const unsigned char *);

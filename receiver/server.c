@@ -598,7 +598,10 @@ conn_read_head(struct conn *c)
 	return (1);
 }
 
-/* Returns 1 when the body is complete, 0 to wait, -1 to drop. */
+/*
+ * Returns 1 when the body is complete, 0 to wait, -1 to drop, -2 when it
+ * cannot be written, -3 when the storage is full.
+ */
 static int
 conn_read_body(struct conn *c)
 {
@@ -612,7 +615,7 @@ conn_read_body(struct conn *c)
 	if (avail > 0 && c->body_left > 0) {
 		want = avail < c->body_left ? avail : (size_t)c->body_left;
 		if (store_write(c->up, c->in + c->inpos, want) == -1)
-			return (-2);
+			return (store_full(errno) ? -3 : -2);
 		c->inpos += want;
 		c->body_left -= want;
 		c->bytes_in += want;
@@ -639,7 +642,7 @@ conn_read_body(struct conn *c)
 		if (n == -1 || n == 0)
 			return (-1);
 		if (store_write(c->up, bodybuf, (size_t)n) == -1)
-			return (-2);
+			return (store_full(errno) ? -3 : -2);
 		c->body_left -= (uint64_t)n;
 		c->bytes_in += (uint64_t)n;
 		c->deadline = server_now() + server_conf->body_timeout * USEC;
@@ -705,6 +708,13 @@ conn_run(struct conn *c)
 				c->body_unread = 1;
 				conn_error(c, 500, "internal", "cannot write "
 				    "the upload; see the receiver's log");
+				continue;
+			}
+			if (r == -3) {
+				/* It passes: 503 with Retry-After. */
+				c->body_unread = 1;
+				conn_error(c, 503, "storage-full", "the "
+				    "receiver's storage is full; retry later");
 				continue;
 			}
 			if (r == -1) {

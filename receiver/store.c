@@ -19,6 +19,7 @@
  * fsync has little left to wait for.
  */
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -303,6 +304,7 @@ store_begin(const char *host, const char *id)
 {
 	struct store_upload	*up;
 	uint32_t		 rnd;
+	int			 e;
 
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return (NULL);
@@ -320,12 +322,44 @@ store_begin(const char *host, const char *id)
 	}
 	if ((up->fd = openat(tmpfd, up->tmpname, O_WRONLY | O_CREAT |
 	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640)) == -1) {
+		e = errno;
 		log_warn("%s/%s", STORE_TMPDIR, up->tmpname);
 		EVP_MD_CTX_free(up->md);
 		free(up);
+		errno = e;
 		return (NULL);
 	}
 	return (up);
+}
+
+/* The storage is full or over quota: it passes, and is no client's fault. */
+int
+store_full(int e)
+{
+	return (e == ENOSPC || e == EDQUOT);
+}
+
+/*
+ * Is there room for an upload of SIZE bytes (and an inode for it)?
+ * Asked before the body is accepted, so that a client that waits for
+ * "100 Continue" does not send an archive that cannot be stored.
+ * Returns 1 when there is, or when the file system cannot tell.
+ */
+int
+store_room(uint64_t size, uint64_t *avail)
+{
+	struct statfs	 sf;
+	uint64_t	 unit;
+
+	*avail = UINT64_MAX;
+	if (fstatfs(tmpfd, &sf) == -1)
+		return (1);
+	unit = sf.f_frsize > 0 ? (uint64_t)sf.f_frsize : (uint64_t)sf.f_bsize;
+	if (unit > 0 && (uint64_t)sf.f_bavail <= UINT64_MAX / unit)
+		*avail = (uint64_t)sf.f_bavail * unit;
+	if (sf.f_files > 0 && sf.f_ffree == 0)
+		return (0);
+	return (*avail >= size);
 }
 
 const char *
@@ -340,6 +374,7 @@ store_write(struct store_upload *up, const void *buf, size_t len)
 	const char	*p = buf;
 	ssize_t		 n;
 	size_t		 left = len;
+	int		 e;
 
 	EVP_DigestUpdate(up->md, buf, len);
 	zst_feed(&up->zst, buf, len);
@@ -347,8 +382,10 @@ store_write(struct store_upload *up, const void *buf, size_t len)
 		if ((n = write(up->fd, p, left)) == -1) {
 			if (errno == EINTR)
 				continue;
+			e = errno;
 			log_warn("%s/%s (upload of %s/%s)", STORE_TMPDIR,
 			    up->tmpname, up->host, up->id);
+			errno = e;
 			return (-1);
 		}
 		p += n;
@@ -530,7 +567,7 @@ store_commit(struct store_upload *up, const unsigned char *want)
 	unsigned int		 len = DIGEST_LEN;
 	uint64_t		 size;
 	enum store_result	 res = STORE_ERROR;
-	int			 dfd = -1, created = 0;
+	int			 dfd = -1, created = 0, e = 0;
 
 	EVP_DigestFinal_ex(up->md, got, &len);
 	if (CRYPTO_memcmp(got, want, DIGEST_LEN) != 0) {
@@ -542,16 +579,18 @@ store_commit(struct store_upload *up, const unsigned char *want)
 		goto out;
 	}
 	if (fsync(up->fd) == -1) {
+		e = errno;
 		log_warn("fsync %s/%s (upload of %s/%s)", STORE_TMPDIR,
 		    up->tmpname, up->host, up->id);
-		goto out;
+		goto fail;
 	}
 
 	if (mkdirat(rootfd, up->host, 0750) == 0)
 		created = 1;
 	else if (errno != EEXIST) {
+		e = errno;
 		log_warn("storage root: cannot create %s", up->host);
-		goto out;
+		goto fail;
 	}
 	if ((dfd = openat(rootfd, up->host, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
@@ -565,9 +604,10 @@ store_commit(struct store_upload *up, const unsigned char *want)
 	snprintf(name, sizeof(name), "%s%s", up->id, ARCHIVE_SUFFIX);
 	if (linkat(tmpfd, up->tmpname, dfd, name, 0) == -1) {
 		if (errno != EEXIST) {
+			e = errno;
 			log_warn("link %s/%s to %s/%s", STORE_TMPDIR,
 			    up->tmpname, up->host, name);
-			goto out;
+			goto fail;
 		}
 		/* Someone stored this id first: same bytes or not? */
 		if (store_lookup(up->host, up->id, have, &size) != 1) {
@@ -585,10 +625,15 @@ store_commit(struct store_upload *up, const unsigned char *want)
 		log_warn("%s/%s: cannot write its digest file (it is "
 		    "recomputed when needed)", up->host, up->id);
 	if (fsync(dfd) == -1) {
+		e = errno;
 		log_warn("fsync %s", up->host);
-		goto out;
+		goto fail;
 	}
 	res = STORE_CREATED;
+	goto out;
+ fail:
+	/* A full disk passes; the client is told to come back. */
+	res = store_full(e) ? STORE_FULL : STORE_ERROR;
  out:
 	if (dfd != -1)
 		close(dfd);

@@ -10,13 +10,14 @@
  * and CURLOPT_CAPATH are cleared so libcurl does not fall back to the
  * system bundle: the uploader runs chrooted and must open no file.
  *
- * Timeouts: connecting (TCP and TLS) may take CONNECT_TIMEOUT; after
- * that there is no overall limit, since a large archive on a slow link
- * may take hours, only a stall limit: less than LOW_SPEED_LIMIT bytes/s
- * for low_speed_time seconds (default 60, half the daemon's default
- * stall-timeout, so curl gives up and reports a transient error well
- * before the watchdog would call the uploader wedged).  HEAD and ping
- * are small and also get SMALL_TIMEOUT overall.
+ * Timeouts: connecting (TCP and TLS) may take connect_timeout (at most
+ * CONNECT_TIMEOUT); after that there is no overall limit, since a large
+ * archive on a slow link may take hours, only a stall limit: less than
+ * LOW_SPEED_LIMIT bytes/s for low_speed_time seconds (default 60, half
+ * the daemon's default stall-timeout, so curl gives up and reports a
+ * transient error well before the watchdog would call the uploader
+ * wedged; a short stall-timeout shortens both).  HEAD and ping are
+ * small and also get SMALL_TIMEOUT overall.
  *
  * Redirects are never followed (the bearer token must not travel to
  * another server), only https is allowed, and proxies from the
@@ -142,6 +143,9 @@ http_new(const struct http_config *conf)
 	h->conf = *conf;
 	if (h->conf.low_speed_time == 0)
 		h->conf.low_speed_time = HTTP_LOW_SPEED_TIME;
+	if (h->conf.connect_timeout <= 0 ||
+	    h->conf.connect_timeout > CONNECT_TIMEOUT)
+		h->conf.connect_timeout = CONNECT_TIMEOUT;
 	if (h->conf.head_threshold == 0)
 		h->conf.head_threshold = HTTP_HEAD_THRESHOLD;
 	if ((h->base = strdup(conf->url)) == NULL)
@@ -310,7 +314,7 @@ http_prepare(struct http *h, struct xfer *x, const char *url,
 	SETOPT(c, CURLOPT_SSLKEYTYPE, "PEM");
 	SETOPT(c, CURLOPT_SSLKEY_BLOB, &key);
 
-	SETOPT(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT);
+	SETOPT(c, CURLOPT_CONNECTTIMEOUT, h->conf.connect_timeout);
 	SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_LIMIT);
 	SETOPT(c, CURLOPT_LOW_SPEED_TIME, h->conf.low_speed_time);
 	SETOPT(c, CURLOPT_TIMEOUT, timeout);

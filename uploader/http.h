@@ -31,6 +31,8 @@ struct http_config {
 	size_t		 key_len;
 	uint64_t	 max_rate;	/* bytes/s, 0: unlimited */
 	long		 low_speed_time;	/* s; 0: HTTP_LOW_SPEED_TIME */
+	long		 connect_timeout;	/* s, TCP + TLS; 0 or more
+						   than 15: 15 */
 	uint64_t	 head_threshold;	/* 0: HTTP_HEAD_THRESHOLD */
 };
 

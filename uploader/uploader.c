@@ -288,10 +288,15 @@ cred_done(struct imsg *imsg)
 	hc.key = creds[CRED_KEY];
 	hc.key_len = cred_len[CRED_KEY];
 	hc.max_rate = conf->upload_max_rate;
-	/* Give up on a stalled link before the watchdog gives up on us. */
-	if (conf->stall_timeout > 0 && conf->stall_timeout / 2 < 60)
+	/*
+	 * Give up on a stalled link before the watchdog gives up on us:
+	 * a connection or TLS handshake that hangs moves no bytes either.
+	 */
+	if (conf->stall_timeout > 0 && conf->stall_timeout / 2 < 60) {
 		hc.low_speed_time = conf->stall_timeout / 2 > 5 ?
 		    conf->stall_timeout / 2 : 5;
+		hc.connect_timeout = hc.low_speed_time;
+	}
 	if (hc.url == NULL)
 		fatalx("no receiver URL in the configuration");
 	http = http_new(&hc);
