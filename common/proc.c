@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,8 @@ proc_spawn(const char *name, int fd, char *const *argv)
 	sigset_t	 none;
 	pid_t		 pid;
 	size_t		 i;
+	ssize_t		 n;
+	char		 self[PATH_MAX];
 
 	switch ((pid = fork())) {
 	case -1:
@@ -174,6 +177,17 @@ proc_spawn(const char *name, int fd, char *const *argv)
 	for (i = 0; i < sizeof(parent_only_env) / sizeof(*parent_only_env);
 	    i++)
 		unsetenv(parent_only_env[i]);
+	/*
+	 * The running binary by its path first: valgrind cannot follow an
+	 * execve of /proc/self/exe (there it names valgrind's tool), and
+	 * reports the client's path to readlink.  A binary replaced since
+	 * the start reads "... (deleted)": then /proc/self/exe, the one
+	 * that runs.
+	 */
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		execv(self, argv);
+	}
 	execv("/proc/self/exe", argv);
  fail:
 	log_warn("cannot start %s", name);
