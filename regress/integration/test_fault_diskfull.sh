@@ -3,12 +3,24 @@
 # episodes/ untouched and is neither quarantined nor counted against
 # pack-retries, other episodes still ship, and the daemon stays up.
 # Once the disk is below min-free, packing pauses; freeing space
-# resumes it and the episode ships, byte-identical.  (doctor's red row
-# for this is tested with doctor.)
+# resumes it and the episode ships, byte-identical.  doctor's disk row
+# is red (exit 2) while the disk is below min-free, and green after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pki.sh"
 . "$(dirname "$0")/ship_lib.sh"
 . "$(dirname "$0")/fault_lib.sh"
+
+command -v jq >/dev/null 2>&1 || fail "jq is not installed (make deps)"
+
+# disk_row NAME: doctor -j into $T/NAME.json; its exit in DOC_RC, the
+# disk row's level in DISK.
+disk_row() {
+	"$SHIPPER" -f "$CONF" -s "$T/control.sock" doctor -j \
+	    >"$T/$1.json" 2>"$T/$1.err"
+	DOC_RC=$?
+	DISK=$(jq -r '[.rows[] | select(.check == "disk") | .level][0] // ""' \
+	    "$T/$1.json") || fail "$1: doctor -j is not JSON: $(cat "$T/$1.json" "$T/$1.err")"
+}
 
 fault_mount "$DATA" 16m
 ship_setup >/dev/null 2>&1 || fail "setup"
@@ -53,12 +65,20 @@ sleep 3
 [ "$(grep -c 'big: packing' "$SLOG")" = "$n" ] ||
     fail "packing went on below min-free"
 gone "$DAEMON_PID" && fail "the daemon stopped"
-ok "below min-free: packing paused"
+disk_row paused
+[ "$DISK" = red ] && [ "$DOC_RC" = 2 ] ||
+    fail "below min-free: doctor's disk row '$DISK', exit $DOC_RC: $(cat "$T/paused.json")"
+jq -e '.rows[] | select(.check == "disk") | .finding |
+    test("packing paused")' "$T/paused.json" >/dev/null ||
+    fail "doctor's disk row does not say packing is paused: $(cat "$T/paused.json")"
+ok "below min-free: packing paused, doctor's disk row red, exit 2"
 
 # Free space: packing resumes and big ships.
 rm -f "$DATA/filler"
 wait_until 10 grep -q 'packing resumed' "$SLOG" || fail "no 'packing resumed'"
 wait_until 20 is_shipped big || fail "big not shipped after space was freed"
+disk_row freed
+[ "$DISK" = green ] || fail "space freed: doctor's disk row '$DISK': $(cat "$T/freed.json")"
 stop_daemon
 [ "$EXIT_STATUS" = 0 ] || fail "daemon exit $EXIT_STATUS after SIGTERM"
 same_tree "$T/orig/big" "$DATA/shipped/big" >"$T/big.diff" ||
