@@ -201,11 +201,13 @@ def main():
       "the same number of files." % (meta.get("seed", "?"),
                                      int(meta.get("big_copies", "4")),
                                      int(meta.get("big_copies", "4"))))
-    w("- Ours: `cis490-shipper once` (default configuration: zstd level "
-      "3, no zstd worker threads) into `cis490-receiver` on loopback, "
+    w("- Ours: `cis490-shipper once` (default configuration: `%s`) into "
+      "`cis490-receiver` on loopback, "
       "mutual TLS and a bearer token; the shipper packs into its spool "
       "(fsync), uploads, the receiver fsyncs before it answers, and the "
-      "episode is retired (rename, fsync).")
+      "episode is retired (rename, fsync)."
+      % meta.get("compression", "compression level 3, compression "
+                 "threads 2"))
     w("- Reference: per episode `tar -cf - -C episodes ID | zstd -q -3 | "
       "curl -sS --fail --cacert --cert --key -T - URL` (one episode "
       "after the other) into nginx (Debian's package, one worker, "

@@ -72,7 +72,7 @@ pki_setup
 receiver_conf
 # Variants: shipper.conf lines (separated by ";") tried on VARIANT_LABELS
 # too, alternating with the default and the reference.
-: "${BENCH_VARIANTS=compression threads 2}"
+: "${BENCH_VARIANTS=compression threads 0}"
 : "${BENCH_VARIANT_LABELS=a b}"
 NVARIANTS=0
 IFS=';' read -r -a VARIANT_LINES <<<"$BENCH_VARIANTS"
@@ -135,7 +135,9 @@ python3 "$BENCH/report.py" --results "$RESULTS" --out "$OUT" \
     --meta "idle_episodes=$IDLE_N" --meta "big_copies=$BIG_COPIES" \
     --meta "loadavg_start=$LOAD0" --meta "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
     --meta "versions=$(versions)" \
-    --meta "binaries=$SHIPPER $RECEIVER" ||
+    --meta "binaries=$SHIPPER $RECEIVER" \
+    --meta "compression=$("$SHIPPER" -n -v -f "$T/shipper.conf" 2>/dev/null |
+	grep '^compression ' | paste -sd, - | sed 's/,/, /g')" ||
     fail "report.py failed"
 # The raw records, for a second look (report.py reads them again).
 cp "$RESULTS" "$BENCH_CACHE/$(basename "${OUT%.md}").jsonl"

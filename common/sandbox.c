@@ -180,7 +180,7 @@ static const int eacces_nopath_calls[] = {
 };
 
 static const int packer_calls[] = {
-	SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(sync_file_range),
 };
 
 static const int uploader_calls[] = {

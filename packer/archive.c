@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +21,26 @@
 #include "tar.h"
 #include "util.h"
 
+/*
+ * zstd's own job size at level 3 is several MiB per worker, with more
+ * than one buffer each: with 2 workers the packer went over its 64 MiB
+ * budget.  2 MiB jobs keep it near 32 MiB at the same speed and ratio
+ * (bench/RESULTS.md).
+ */
+#define ARCHIVE_JOB_SIZE	(2 << 20)
+/*
+ * Start writeback of the spool file every WRITEBACK_CHUNK bytes, so
+ * the fsync at the end of a pack waits for the tail only.
+ */
+#define WRITEBACK_CHUNK		(8 << 20)
+
 struct archive {
 	int		 fd;
 	char		*id;
 	uint64_t	 total;		/* pledged tar bytes */
 	uint64_t	 in;		/* tar bytes staged so far */
 	uint64_t	 out;		/* compressed bytes written */
+	uint64_t	 synced;	/* ... of which writeback was started */
 	ZSTD_CCtx	*cctx;
 	EVP_MD_CTX	*md;
 	unsigned char	*ibuf;		/* tar bytes to compress */
@@ -121,6 +136,12 @@ emit(struct archive *a, size_t n, char *err, size_t errlen)
 		p += w;
 		n -= w;
 		a->out += w;
+	}
+	/* Advisory: a failure here only leaves the work to the fsync. */
+	if (a->out - a->synced >= WRITEBACK_CHUNK) {
+		(void)sync_file_range(a->fd, (off_t)a->synced,
+		    (off_t)(a->out - a->synced), SYNC_FILE_RANGE_WRITE);
+		a->synced = a->out;
 	}
 	if (a->progress != NULL)
 		a->progress(a->arg, a->in, a->out);
@@ -324,6 +345,8 @@ archive_open(int outfd, const char *id, uint64_t tar_total, int level,
 	    ZSTD_c_contentSizeFlag, 1)) ||
 	    ZSTD_isError(r = ZSTD_CCtx_setParameter(a->cctx,
 	    ZSTD_c_nbWorkers, threads)) ||
+	    (threads > 0 && ZSTD_isError(r = ZSTD_CCtx_setParameter(a->cctx,
+	    ZSTD_c_jobSize, ARCHIVE_JOB_SIZE))) ||
 	    ZSTD_isError(r = ZSTD_CCtx_setPledgedSrcSize(a->cctx,
 	    tar_total))) {
 		fail(NULL, ARCHIVE_EINTERNAL, err, errlen, "%s: zstd: %s", id,

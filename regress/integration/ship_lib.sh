@@ -44,7 +44,7 @@ ship_conf() {
 		echo "receiver certificate \"${SHIP_CERT:-$PKI/lab-a.crt}\""
 		echo "receiver key \"${SHIP_KEY:-$PKI/lab-a.key}\""
 		echo "receiver token-file \"${SHIP_TOKEN:-$PKI/lab-a.token}\""
-		# make check runs the suite again with zstd workers on.
+		# make check runs some tests again without zstd workers (0).
 		if [ -n "${SHIP_THREADS:-}" ]; then
 			echo "compression threads $SHIP_THREADS"
 		fi
