@@ -43,6 +43,7 @@ static struct {
 
 	int			 upload_asked, uploading, upload_none;
 	int			 upload_refused;	/* `once`: 401/403 */
+	unsigned int		 retiring;	/* answered, not yet retired */
 	char			 upload_id[ID_MAXLEN + 1];
 	struct progress		 upload_progress;
 	struct stall		 upload_stall;
@@ -392,7 +393,7 @@ once_check(void)
 	if (pl.mode != MODE_ONCE || !pl.ready)
 		return;
 	if (pl.packing || pl.pack_asked || !pl.pack_none ||
-	    pl.uploading || pl.upload_asked ||
+	    pl.uploading || pl.upload_asked || pl.retiring > 0 ||
 	    !(pl.upload_none || pl.upload_refused))
 		return;
 	if (pl.held > 0)
@@ -502,6 +503,19 @@ upload_result(const struct upload_result *r)
 	}
 	if (rt.where == RETIRE_SHIPPED)
 		crashpoint("answered");
+	if (rt.where != RETIRE_BACK) {
+		/*
+		 * The episode is done with the upload slot: ask for the next
+		 * upload before the retire, so the scanner hands it over
+		 * first and its PUT overlaps the retire's renames and fsyncs
+		 * (for small episodes, half the time of each).  The retired
+		 * episode stays EP_UPLOADING in the scanner until then, so
+		 * it is not handed out again.
+		 */
+		pl.uploading = 0;
+		pl.retiring++;
+		kick();
+	}
 	parent_send(PROC_SCANNER, IMSG_RETIRE, -1, &rt, sizeof(rt));
 }
 
@@ -689,7 +703,17 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 		if (from != PROC_SCANNER)
 			break;
 		check_size(imsg, sizeof(rt), "retired");
-		pl.uploading = 0;
+		memcpy(&rt, imsg->data, sizeof(rt));
+		if (rt.where == RETIRE_BACK)
+			pl.uploading = 0;
+		else {
+			if (pl.retiring == 0)
+				fatalx("scanner: retired an episode it was not "
+				    "sent");
+			pl.retiring--;
+			/* A retire that failed left the episode packed. */
+			pl.upload_none = 0;
+		}
 		kick();
 		return (1);
 	case IMSG_PING_RESULT:

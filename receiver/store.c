@@ -193,7 +193,13 @@ read_digest(int dirfd, const char *name, unsigned char *out)
 	return (0);
 }
 
-/* tmp → fsync → rename: a digest file is whole or absent. */
+/*
+ * tmp → rename: a digest file is whole or absent.  It is a cache of
+ * the archive's hash, so it has no fsync of its own (one journal
+ * commit less per upload): the directory fsync that follows a commit
+ * makes its entry durable, and one a crash left empty fails
+ * read_digest(), so store_lookup() hashes the archive again.
+ */
 static int
 write_digest(int dirfd, const char *name, const unsigned char *digest)
 {
@@ -207,8 +213,7 @@ write_digest(int dirfd, const char *name, const unsigned char *digest)
 	if ((fd = openat(tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0640)) == -1)
 		return (-1);
-	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf) ||
-	    fsync(fd) == -1) {
+	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
 		close(fd);
 		unlinkat(tmpfd, tmp, 0);
 		return (-1);

@@ -34,7 +34,8 @@
 #define SUFFIX_SHIPPED	".shipped"
 
 static int	 open_subdir(int, const char *);
-static int	 write_atomic(int, const char *, const char *, size_t);
+static int	 write_atomic(int, const char *, const char *, size_t, int);
+static void	 unlink_spool_files(struct scanner *, const char *);
 static int	 read_digest(struct scanner *, const char *, uint8_t *);
 static int	 has_suffix(const char *, const char *, char *, size_t);
 static void	 json_escape(const char *, char *, size_t);
@@ -231,11 +232,14 @@ durable_spool_tmp(struct scanner *s, const char *id)
 }
 
 /*
- * Write a small file under DIRFD as NAME: tmp, fsync, rename.  The
- * caller fsyncs the directory once its other changes are made.
+ * Write a small file under DIRFD as NAME: tmp, fsync (when SYNC),
+ * rename.  The caller fsyncs the directory once its other changes are
+ * made.  Without SYNC a crash may leave NAME empty: only for files
+ * whose readers take an empty one for a missing one.
  */
 static int
-write_atomic(int dirfd, const char *name, const char *data, size_t len)
+write_atomic(int dirfd, const char *name, const char *data, size_t len,
+    int sync)
 {
 	char	 tmp[ID_MAXLEN + 40];
 	ssize_t	 n;
@@ -255,7 +259,7 @@ write_atomic(int dirfd, const char *name, const char *data, size_t len)
 		data += n;
 		len -= n;
 	}
-	if (fsync(fd) == -1)
+	if (sync && fsync(fd) == -1)
 		goto fail;
 	close(fd);
 	if (renameat(dirfd, tmp, dirfd, name) == -1) {
@@ -295,7 +299,13 @@ durable_packed(struct scanner *s, struct episode *ep,
 	snprintf(line + n, sizeof(line) - n, "  %s%s\n", ep->id,
 	    SUFFIX_ARCHIVE);
 	snprintf(name, sizeof(name), "%s%s", ep->id, SUFFIX_DIGEST);
-	if (write_atomic(s->spool_fd, name, line, strlen(line)) == -1) {
+	/*
+	 * Not fsync'd on its own: the spool/ fsync below commits it with
+	 * the archive's rename, and if a crash leaves it empty,
+	 * durable_recover() packs the episode again (same tree, same
+	 * bytes).  One journal commit per pack instead of two.
+	 */
+	if (write_atomic(s->spool_fd, name, line, strlen(line), 0) == -1) {
 		e = errno;
 		snprintf(err, errlen, "spool/%s: %s", name, strerror(e));
 		errno = e;
@@ -314,8 +324,8 @@ durable_packed(struct scanner *s, struct episode *ep,
 	return (0);
 }
 
-void
-durable_unlink_spool(struct scanner *s, const char *id)
+static void
+unlink_spool_files(struct scanner *s, const char *id)
 {
 	static const char *const suffixes[] = {
 		SUFFIX_ARCHIVE, SUFFIX_DIGEST, SUFFIX_TMP
@@ -328,6 +338,12 @@ durable_unlink_spool(struct scanner *s, const char *id)
 		if (unlinkat(s->spool_fd, name, 0) == -1 && errno != ENOENT)
 			log_warn("%s: cannot remove spool/%s", id, name);
 	}
+}
+
+void
+durable_unlink_spool(struct scanner *s, const char *id)
+{
+	unlink_spool_files(s, id);
 	if (fsync_dir(s->spool_fd) == -1)
 		log_warn("fsync spool/");
 }
@@ -406,7 +422,7 @@ durable_retire(struct scanner *s, struct episode *ep, const struct retire *r,
 		    "\"http_status\":%d,\"detail\":\"%s\",\"time\":\"%s\"}\n",
 		    ep->id, class_name(r->class), r->http_status, detail, ts);
 		snprintf(name, sizeof(name), "%s%s", target, SUFFIX_REASON);
-		if (write_atomic(dirfd, name, json, strlen(json)) == -1) {
+		if (write_atomic(dirfd, name, json, strlen(json), 1) == -1) {
 			snprintf(err, errlen, "quarantine/%s: %s", name,
 			    strerror(errno));
 			return (-1);
@@ -419,25 +435,38 @@ durable_retire(struct scanner *s, struct episode *ep, const struct retire *r,
 		    DIR_QUARANTINE, target, strerror(errno));
 		return (-1);
 	}
-	if (fsync_dir(dirfd) == -1 || fsync_dir(s->episodes_fd) == -1) {
-		snprintf(err, errlen, "fsync after retiring %s: %s", ep->id,
-		    strerror(errno));
-		return (-1);
-	}
-	crashpoint("retire");
 	/*
-	 * Retention ages a shipped episode from this marker, leaving the
-	 * episode's own times as recorded.  Without it (a crash just
-	 * here) it ages from the directory's mtime: sooner, never later.
+	 * Retention ages a shipped episode from this marker's mtime,
+	 * leaving the episode's own times as recorded.  Its content is for
+	 * people, so it is not fsync'd: the directory's fsync below makes
+	 * its entry and mtime durable.  Without it (a crash before that)
+	 * the episode ages from its directory's mtime: sooner, never
+	 * later.  A marker whose episode is not beside it is removed by
+	 * durable_recover().
 	 */
 	if (r->where == RETIRE_SHIPPED) {
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ\n", gmtime(&now));
 		snprintf(name, sizeof(name), "%s%s", target, SUFFIX_SHIPPED);
-		if (write_atomic(dirfd, name, ts, strlen(ts)) == -1 ||
-		    fsync_dir(dirfd) == -1)
+		if (write_atomic(dirfd, name, ts, strlen(ts), 0) == -1)
 			log_warn("%s: cannot record the shipping time in "
 			    "shipped/%s", ep->id, name);
 	}
-	durable_unlink_spool(s, ep->id);
+	/*
+	 * All of it before the first fsync, so one journal commit holds
+	 * the rename, the marker and the spool's removal (the fsyncs after
+	 * the first find little left to do).  Were the removal durable
+	 * and the rename not, the episode would be packed again: the same
+	 * bytes, a duplicate to the receiver.
+	 */
+	unlink_spool_files(s, ep->id);
+	/*
+	 * The rename is done: failing here would leave a moved episode
+	 * "packed".  Should a crash undo what did not reach the disk, the
+	 * episode is back in episodes/ and ships again as a duplicate.
+	 */
+	if (fsync_dir(dirfd) == -1 || fsync_dir(s->episodes_fd) == -1 ||
+	    fsync_dir(s->spool_fd) == -1)
+		log_warn("%s: fsync after retiring it", ep->id);
+	crashpoint("retire");
 	return (0);
 }
