@@ -63,7 +63,7 @@ static int		 nconns;
 static struct imsgev	 parent_iev;
 static uint64_t		 stop_deadline;
 static uint64_t		 last_sweep;
-static unsigned char	 bodybuf[65536];
+static unsigned char	 bodybuf[262144];
 
 static int	 server_accept(sd_event_source *, int, uint32_t, void *);
 static int	 server_sweep(sd_event_source *, uint64_t, void *);
@@ -605,7 +605,7 @@ conn_read_head(struct conn *c)
 static int
 conn_read_body(struct conn *c)
 {
-	size_t	 want, avail, budget = BODY_BUDGET;
+	size_t	 want, avail, fill, budget = BODY_BUDGET;
 	ssize_t	 n;
 	int	 r;
 
@@ -634,19 +634,32 @@ conn_read_body(struct conn *c)
 		want = sizeof(bodybuf);
 		if (want > c->body_left)
 			want = (size_t)c->body_left;
-		n = tls_read(c->tls, bodybuf, want);
+		/*
+		 * tls_read() gives one TLS record (16 KiB) at a time: gather
+		 * what has arrived, so the write, the hash and the zstd walk
+		 * take it in one piece.
+		 */
+		for (fill = 0, n = 0; fill < want; fill += (size_t)n) {
+			n = tls_read(c->tls, bodybuf + fill, want - fill);
+			if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT ||
+			    n == -1 || n == 0)
+				break;
+		}
+		if (fill > 0) {
+			if (store_write(c->up, bodybuf, fill) == -1)
+				return (store_full(errno) ? -3 : -2);
+			c->body_left -= (uint64_t)fill;
+			c->bytes_in += (uint64_t)fill;
+			c->deadline = server_now() +
+			    server_conf->body_timeout * USEC;
+			budget = fill >= budget ? 0 : budget - fill;
+		}
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) {
 			c->want = (int)n;
 			return (0);
 		}
 		if (n == -1 || n == 0)
 			return (-1);
-		if (store_write(c->up, bodybuf, (size_t)n) == -1)
-			return (store_full(errno) ? -3 : -2);
-		c->body_left -= (uint64_t)n;
-		c->bytes_in += (uint64_t)n;
-		c->deadline = server_now() + server_conf->body_timeout * USEC;
-		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
 	}
 	return (1);
 }
