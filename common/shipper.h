@@ -90,7 +90,8 @@ struct shipper_conf {
  *   parent -> packer	PACK_BEGIN + fd			relayed
  *   scanner -> parent -> packer  PACK_ENTRY (+ file fd), at most
  *			PACK_WINDOW outstanding; packer -> parent ->
- *			scanner PACK_CREDIT as it consumes them
+ *			scanner PACK_CREDIT for every PACK_CREDIT_BATCH
+ *			it consumes
  *   packer -> parent	PACK_PROGRESS (>= 1/s), then PACK_RESULT
  *   parent -> scanner	PACK_RESULT			relayed
  *   scanner -> parent	PACKED (renamed into spool/), or PACK_FAILED
@@ -193,6 +194,7 @@ struct nothing_to_pack {
 
 /* Entries the scanner may send ahead of the packer's credits. */
 #define PACK_WINDOW		32
+#define PACK_CREDIT_BATCH	(PACK_WINDOW / 2)
 /* Longest relative path and link target inside an episode. */
 #define PACK_PATH_MAX		4096
 
