@@ -40,6 +40,8 @@
 #define OVERLOAD_SLACK		64
 /* Body bytes per wakeup, so one fast upload cannot starve the rest. */
 #define BODY_BUDGET		(1024 * 1024)
+/* What one read(2) of a connection's socket may bring (see below). */
+#define RBUF_SIZE		(64 * 1024)
 #define RETRY_AFTER		5
 
 struct listener {
@@ -63,9 +65,11 @@ static int		 nconns;
 static struct imsgev	 parent_iev;
 static uint64_t		 stop_deadline;
 static uint64_t		 last_sweep;
-static unsigned char	 bodybuf[262144];
+static unsigned char	 bodybuf[65536];
 
 static int	 server_accept(sd_event_source *, int, uint32_t, void *);
+static ssize_t	 conn_sock_read(struct tls *, void *, size_t, void *);
+static ssize_t	 conn_sock_write(struct tls *, const void *, size_t, void *);
 static int	 server_sweep(sd_event_source *, uint64_t, void *);
 static int	 server_signal(sd_event_source *,
 		    const struct signalfd_siginfo *, void *);
@@ -356,10 +360,13 @@ server_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->in = malloc(server_conf->max_header_size)) == NULL) {
+		    (c->in = malloc(server_conf->max_header_size)) == NULL ||
+		    (c->rbuf = malloc(RBUF_SIZE)) == NULL) {
 			log_warn("accept");
-			if (c != NULL)
+			if (c != NULL) {
+				free(c->in);
 				free(c);
+			}
 			close(fd);
 			continue;
 		}
@@ -369,9 +376,11 @@ server_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 		c->overload = nconns >= server_conf->max_connections;
 		fmt_peer(c->peer, sizeof(c->peer), &ss);
 		c->deadline = server_now() + server_conf->header_timeout * USEC;
-		if (tls_accept_socket(tls_ctx, &c->tls, fd) == -1) {
+		if (tls_accept_cbs(tls_ctx, &c->tls, conn_sock_read,
+		    conn_sock_write, c) == -1) {
 			log_warnx("%s: %s", c->peer, tls_error(tls_ctx));
 			close(fd);
+			free(c->rbuf);
 			free(c->in);
 			free(c);
 			continue;
@@ -381,6 +390,7 @@ server_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 			log_warnx("%s: cannot watch the connection", c->peer);
 			tls_free(c->tls);
 			close(fd);
+			free(c->rbuf);
 			free(c->in);
 			free(c);
 			continue;
@@ -389,6 +399,55 @@ server_accept(sd_event_source *s, int lfd, uint32_t revents, void *arg)
 		nconns++;
 		conn_run(c);
 	}
+}
+
+/*
+ * libtls reads a TLS record in two reads, its 5-byte header and then
+ * its body, each a read(2) on a plain socket: on a large upload that
+ * was a third of the server's time.  These callbacks read up to
+ * RBUF_SIZE at once and hand it out from there.  TLS_WANT_POLLIN only
+ * when the buffer is empty and the socket has nothing more, so the
+ * event loop's wait for EPOLLIN never sleeps on buffered bytes.
+ */
+static ssize_t
+conn_sock_read(struct tls *t, void *buf, size_t len, void *arg)
+{
+	struct conn	*c = arg;
+	ssize_t		 n;
+
+	(void)t;
+	if (c->rpos == c->rlen) {
+		do
+			n = read(c->fd, c->rbuf, RBUF_SIZE);
+		while (n == -1 && errno == EINTR);
+		if (n == -1)
+			return (errno == EAGAIN || errno == EWOULDBLOCK ?
+			    TLS_WANT_POLLIN : -1);
+		if (n == 0)
+			return (0);
+		c->rpos = 0;
+		c->rlen = (size_t)n;
+	}
+	if (len > c->rlen - c->rpos)
+		len = c->rlen - c->rpos;
+	memcpy(buf, c->rbuf + c->rpos, len);
+	c->rpos += len;
+	return ((ssize_t)len);
+}
+
+static ssize_t
+conn_sock_write(struct tls *t, const void *buf, size_t len, void *arg)
+{
+	struct conn	*c = arg;
+	ssize_t		 n;
+
+	(void)t;
+	do
+		n = write(c->fd, buf, len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return (TLS_WANT_POLLOUT);
+	return (n);
 }
 
 static int
@@ -431,6 +490,7 @@ conn_free(struct conn *c, const char *why)
 	tls_free(c->tls);
 	close(c->fd);
 	auth_identity_free(c->ids, c->nids);
+	free(c->rbuf);
 	free(c->in);
 	free(c->out);
 	free(c);

@@ -84,6 +84,9 @@ struct conn {
 	int			 body_unread;	/* answered before the body */
 	const char		*who;		/* identity for the log */
 	int			 want;		/* events libtls asked for */
+
+	unsigned char		*rbuf;		/* read from the socket ... */
+	size_t			 rpos, rlen;	/* ... not yet taken by libtls */
 };
 
 /* server.c */
