@@ -228,6 +228,12 @@ sandbox_policy_name(enum sandbox_policy p)
 }
 
 int
+sandbox_on_valgrind(void)
+{
+	return (RUNNING_ON_VALGRIND ? 1 : 0);
+}
+
+int
 sandbox_relaxed(void)
 {
 #ifdef SANDBOX_RELAXED
@@ -756,7 +762,7 @@ sandbox_enter(enum sandbox_policy p, const struct sandbox_opts *o)
 	sandbox_rlimits(p, o);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
-	if (RUNNING_ON_VALGRIND) {
+	if (sandbox_on_valgrind()) {
 		log_warnx("sandbox: running on valgrind: no Landlock, no "
 		    "seccomp");
 		abi = 0;

@@ -44,6 +44,8 @@ void	 sandbox_enter(enum sandbox_policy, const struct sandbox_opts *);
 int	 sandbox_landlock_abi(void);
 /* Whether this build relaxes the filter for the sanitizers. */
 int	 sandbox_relaxed(void);
+/* Whether this process runs on valgrind, which cannot run a filter. */
+int	 sandbox_on_valgrind(void);
 const char *sandbox_policy_name(enum sandbox_policy);
 
 #endif /* COMMON_SANDBOX_H */

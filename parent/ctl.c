@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "log.h"
 #include "shipper.h"
 
 static int64_t
@@ -203,4 +204,12 @@ ctl_close(struct ctl_client *c)
 	imsg_clear(&c->ibuf);
 	close(c->ibuf.fd);
 	c->open = 0;
+}
+
+void
+ctl_got_status(struct imsg *imsg, void *arg)
+{
+	if (imsg->hdr.len != IMSG_HEADER_SIZE + sizeof(struct ctl_status))
+		fatalx("status answer of bad size %u", imsg->hdr.len);
+	memcpy(arg, imsg->data, sizeof(struct ctl_status));
 }

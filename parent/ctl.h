@@ -32,6 +32,9 @@ int	 ctl_open(struct ctl_client *, const char *, int, enum ctl_failure *,
 int	 ctl_request(struct ctl_client *, uint32_t, int,
 	    void (*)(struct imsg *, void *), void *, char *, size_t);
 
+/* A ctl_request callback: copies the one struct ctl_status into ARG. */
+void	 ctl_got_status(struct imsg *, void *);
+
 void	 ctl_close(struct ctl_client *);
 
 #endif /* CTL_H */

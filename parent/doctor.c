@@ -124,14 +124,6 @@ check_config(void)
 }
 
 static void
-got_status(struct imsg *imsg, void *arg)
-{
-	if (imsg->hdr.len != IMSG_HEADER_SIZE + sizeof(struct ctl_status))
-		fatalx("doctor: status answer of bad size %u", imsg->hdr.len);
-	memcpy(arg, imsg->data, sizeof(struct ctl_status));
-}
-
-static void
 got_ping(struct imsg *imsg, void *arg)
 {
 	if (imsg->hdr.len != IMSG_HEADER_SIZE + sizeof(struct ctl_ping))
@@ -171,7 +163,7 @@ ask_daemon(void)
 		}
 		return;
 	}
-	if (ctl_request(&c, IMSG_CTL_STATUS, DOCTOR_TIMEOUT_MS, got_status,
+	if (ctl_request(&c, IMSG_CTL_STATUS, DOCTOR_TIMEOUT_MS, ctl_got_status,
 	    &dr.st, err, sizeof(err)) == -1) {
 		row("daemon", RED, "systemctl restart " SHIPPER_UNIT,
 		    "does not answer: %s", err);

@@ -21,14 +21,6 @@ struct answers {
 };
 
 static void
-got_status(struct imsg *imsg, void *arg)
-{
-	if (imsg->hdr.len != IMSG_HEADER_SIZE + sizeof(struct ctl_status))
-		fatalx("status: answer of bad size %u", imsg->hdr.len);
-	memcpy(arg, imsg->data, sizeof(struct ctl_status));
-}
-
-static void
 got_answer(struct imsg *imsg, void *arg)
 {
 	struct answers	*as = arg;
@@ -172,7 +164,7 @@ status_main(const char *conffile, const char *ctlpath)
 	}
 	memset(&st, 0, sizeof(st));
 	memset(&as, 0, sizeof(as));
-	if (ctl_request(&c, IMSG_CTL_STATUS, STATUS_TIMEOUT_MS, got_status,
+	if (ctl_request(&c, IMSG_CTL_STATUS, STATUS_TIMEOUT_MS, ctl_got_status,
 	    &st, err, sizeof(err)) == -1 ||
 	    ctl_request(&c, IMSG_CTL_ANSWERS, STATUS_TIMEOUT_MS, got_answer,
 	    &as, err, sizeof(err)) == -1) {

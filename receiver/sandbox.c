@@ -30,21 +30,7 @@
 
 #include "log.h"
 #include "receiver.h"
-
-/*
- * Valgrind cannot run a filtered process: 3.19 has no seccomp(2), and a
- * filter would judge valgrind's own calls too.  RUNNING_ON_VALGRIND is
- * an instruction sequence that does nothing on a real CPU, so nothing
- * outside valgrind (no environment, no option) can turn the filter off.
- */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND	0
-#endif
+#include "sandbox.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_RELAXED	1
@@ -192,7 +178,8 @@ sandbox_confine(const char *user, int rootfd)
 #endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
-	if (RUNNING_ON_VALGRIND) {
+	/* Nothing outside valgrind (no environment, no option) says yes. */
+	if (sandbox_on_valgrind()) {
 		log_warnx("running on valgrind: no seccomp filter");
 		return;
 	}
