@@ -113,5 +113,6 @@ if [ -n "$PERF" ]; then
 		    grep -E '^ +[0-9]' | head -n 20
 	} | tee -a "$OUTFILE"
 fi
-[ -n "$PERF" ] && cp "$T/shipper.perf" "${OUTFILE%.txt}.perf"
+[ -n "$PERF" ] && cp "$T/shipper.perf" "${OUTFILE%.txt}.perf" &&
+    cp "$T/receiver.perf" "${OUTFILE%.txt}.receiver.perf"
 echo "profile: wrote $OUTFILE"
