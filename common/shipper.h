@@ -208,7 +208,8 @@ enum pack_entry_type {
 	PACK_DIR = 1,
 	PACK_FILE,
 	PACK_SYMLINK,
-	PACK_ABORT		/* the scanner gives up; "path" says why */
+	PACK_ABORT,		/* the scanner gives up; "path" says why */
+	PACK_ABORT_HOST		/* the same, out of descriptors or memory */
 };
 
 /* Followed by pathlen bytes of path and linklen bytes of link target. */
@@ -236,7 +237,8 @@ enum pack_status {
 	PACK_OK,
 	PACK_ERR_INPUT,		/* the episode: changed, unreadable, odd type */
 	PACK_ERR_OUTPUT,	/* the spool: write error */
-	PACK_ERR_NOSPACE	/* the spool: file system full */
+	PACK_ERR_NOSPACE,	/* the spool: file system full */
+	PACK_ERR_HOST		/* the scanner: out of descriptors or memory */
 };
 
 #define DETAIL_MAX		512

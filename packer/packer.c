@@ -193,9 +193,10 @@ pack_entry(struct imsg *imsg)
 	memcpy(link, p + sizeof(pe) + pe.pathlen, pe.linklen);
 	link[pe.linklen] = '\0';
 
-	if (pe.type == PACK_ABORT) {
+	if (pe.type == PACK_ABORT || pe.type == PACK_ABORT_HOST) {
 		/* The scanner stopped sending; "path" is its reason. */
-		pack_fail(PACK_ERR_INPUT, path);
+		pack_fail(pe.type == PACK_ABORT_HOST ? PACK_ERR_HOST :
+		    PACK_ERR_INPUT, path);
 		pack_done();
 		return;
 	}

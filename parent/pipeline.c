@@ -640,8 +640,9 @@ pipeline_dispatch(enum shipper_proc from, struct imsg *imsg)
 		if (imsg->hdr.type == IMSG_PACK_FAILED) {
 			pr.id[sizeof(pr.id) - 1] = '\0';
 			pr.detail[sizeof(pr.detail) - 1] = '\0';
-			/* A full disk is not the episode's fault. */
-			if (pr.status != PACK_ERR_NOSPACE && valid_id(pr.id))
+			/* A full disk or fd table is not the episode's fault. */
+			if (pr.status != PACK_ERR_NOSPACE &&
+			    pr.status != PACK_ERR_HOST && valid_id(pr.id))
 				answer_record(CLASS_PACK_FAILED, 0, pr.id,
 				    pr.detail);
 			if (pl.mode == MODE_ONCE)

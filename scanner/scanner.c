@@ -172,10 +172,12 @@ pack_failed(struct episode *ep, const char *detail, int status)
 	strlcpy(r.detail, detail, sizeof(r.detail));
 	durable_unlink_spool(&sc, ep->id);
 	ep->state = EP_READY;
-	if (status == PACK_ERR_NOSPACE) {
-		/* The disk, not the episode: try again, count nothing. */
+	if (status == PACK_ERR_NOSPACE || status == PACK_ERR_HOST) {
+		/* The disk or the host, not the episode: count nothing. */
 		ep->pack_retry_at = time(NULL) + sc.conf->scan_interval;
-		log_warnx("%s: not packed: %s", ep->id, detail);
+		log_warnx("%s: not packed: %s%s", ep->id, detail,
+		    status == PACK_ERR_HOST ? " (the scanner is out of "
+		    "descriptors or memory; retried, not counted)" : "");
 	} else if (++ep->pack_attempts >= sc.conf->pack_retries) {
 		memset(&q, 0, sizeof(q));
 		strlcpy(q.id, ep->id, sizeof(q.id));
@@ -218,7 +220,7 @@ want_pack(void)
 		walk_end();
 		/* Tell the parent, then look for another episode. */
 		pack_failed(ep, err, r == -2 ? PACK_ERR_NOSPACE :
-		    PACK_ERR_INPUT);
+		    r == -3 ? PACK_ERR_HOST : PACK_ERR_INPUT);
 		return;
 	}
 	if (ep == NULL) {

@@ -37,6 +37,7 @@ static struct {
 	struct walk_entry	*v;
 	size_t			 n, cap, next;
 	uint32_t		 credits;
+	int			 host_trouble;	/* a failure was the host's */
 	char			 abort_msg[DETAIL_MAX];
 } job = { .epfd = -1 };
 
@@ -46,6 +47,22 @@ static int	 add_entry(const char *, const struct stat *, const char *,
 static int	 key_cmp(const void *, const void *);
 static void	 to_tar(const struct walk_entry *, struct tar_entry *);
 static int	 open_beneath(int, const char *);
+static int	 host_errno(int);
+
+/*
+ * Out of descriptors or memory: the host's trouble, not the episode's.
+ * Such a failure is retried and not counted against pack-retries, as a
+ * full disk is; counting it would quarantine good episodes.
+ */
+static int
+host_errno(int e)
+{
+	if (e == EMFILE || e == ENFILE || e == ENOMEM) {
+		job.host_trouble = 1;
+		return (1);
+	}
+	return (0);
+}
 
 static int
 add_entry(const char *path, const struct stat *st, const char *link,
@@ -91,6 +108,7 @@ collect(int fd, const char *prefix, int depth, char *err, size_t errlen)
 	int		 sub, rv = 0;
 
 	if ((dir = fdopendir(fd)) == NULL) {
+		host_errno(errno);
 		close(fd);
 		snprintf(err, errlen, "episodes/%s/%s: %s", job.id,
 		    log_esc(prefix), strerror(errno));
@@ -104,6 +122,7 @@ collect(int fd, const char *prefix, int depth, char *err, size_t errlen)
 		    prefix[0] != '\0' ? "/" : "", de->d_name);
 		if (fstatat(dirfd(dir), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1) {
+			host_errno(errno);
 			snprintf(err, errlen, "episodes/%s/%s: %s", job.id,
 			    log_esc(path), strerror(errno));
 			rv = -1;
@@ -128,6 +147,8 @@ collect(int fd, const char *prefix, int depth, char *err, size_t errlen)
 			sub = openat(dirfd(dir), de->d_name, O_RDONLY |
 			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub == -1 || depth > PACK_PATH_MAX / 2) {
+				if (sub == -1)
+					host_errno(errno);
 				snprintf(err, errlen, "episodes/%s/%s: %s",
 				    job.id, log_esc(path), sub == -1 ?
 				    strerror(errno) : "nested too deep");
@@ -201,7 +222,8 @@ walk_id(void)
  * spool temp file (returned in *spool_fd).  Returns 0, or -1 with err
  * set when the episode cannot be packed as it is, or -2 with err set
  * when the data file system has no room (or no inode) for the spool
- * file: the disk's fault, not the episode's.
+ * file: the disk's fault, not the episode's; -3 when the scanner ran
+ * out of descriptors or memory (host_errno()).
  */
 int
 walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
@@ -218,16 +240,19 @@ walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
 	job.epfd = openat(s->episodes_fd, ep->id, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC);
 	if (job.epfd == -1 || fstat(job.epfd, &st) == -1) {
-		snprintf(err, errlen, "episodes/%s: %s", ep->id,
-		    strerror(errno));
-		return (-1);
+		e = errno;
+		snprintf(err, errlen, "episodes/%s: %s", ep->id, strerror(e));
+		return (host_errno(e) ? -3 : -1);
 	}
 	if (add_entry("", &st, NULL, err, errlen) == -1)
 		return (-1);
-	if ((fd = dup(job.epfd)) == -1)
-		fatal("dup");
+	if ((fd = dup(job.epfd)) == -1) {
+		e = errno;
+		snprintf(err, errlen, "episodes/%s: %s", ep->id, strerror(e));
+		return (host_errno(e) ? -3 : -1);
+	}
 	if (collect(fd, "", 0, err, errlen) == -1)
-		return (-1);
+		return (job.host_trouble ? -3 : -1);
 	/*
 	 * Not qsort(3): past about 50 entries glibc's asks sysconf() how
 	 * much memory the machine has, and the sysinfo(2) behind it is no
@@ -251,7 +276,8 @@ walk_begin(struct scanner *s, struct episode *ep, int *spool_fd,
 		e = errno;
 		snprintf(err, errlen, "spool/%s.tar.zst.tmp: %s", ep->id,
 		    strerror(e));
-		return (e == ENOSPC || e == EDQUOT ? -2 : -1);
+		return (e == ENOSPC || e == EDQUOT ? -2 : host_errno(e) ? -3 :
+		    -1);
 	}
 	memset(begin, 0, sizeof(*begin));
 	strlcpy(begin->id, ep->id, sizeof(begin->id));
@@ -337,7 +363,7 @@ walk_send(struct scanner *s, uint32_t credits,
 	struct walk_entry	*e;
 	struct stat		 st;
 	size_t			 len;
-	int			 fd;
+	int			 fd, host;
 
 	(void)s;
 	if (!job.active)
@@ -359,6 +385,9 @@ walk_send(struct scanner *s, uint32_t credits,
 			fd = open_beneath(job.epfd, e->path);
 			if (fd == -1 || fstat(fd, &st) == -1 ||
 			    !S_ISREG(st.st_mode)) {
+				/* errno is open_beneath's when fd is -1. */
+				host = fd == -1 && host_errno(errno);
+
 				snprintf(job.abort_msg, sizeof(job.abort_msg),
 				    "episodes/%s/%s: cannot open: %s", job.id,
 				    log_esc(e->path), fd == -1 ?
@@ -366,7 +395,7 @@ walk_send(struct scanner *s, uint32_t credits,
 				if (fd != -1)
 					close(fd);
 				memset(&pe, 0, sizeof(pe));
-				pe.type = PACK_ABORT;
+				pe.type = host ? PACK_ABORT_HOST : PACK_ABORT;
 				pe.pathlen = strlen(job.abort_msg);
 				memcpy(buf, &pe, sizeof(pe));
 				memcpy(buf + sizeof(pe), job.abort_msg,

@@ -153,3 +153,16 @@ archive_is_tree() {
 	    fail "$arc is not $dir (x.gnu: GNU tar, x.bsd: bsdtar): $(cat "$T/x.diff")"
 	rm -rf "$s/x.gnu" "$s/x.bsd"
 }
+
+# end_shipped_intact ID: stop the daemon (exit 0 after SIGTERM); ID is
+# in shipped/ exactly as recorded in $T/orig/ID, its archive extracts
+# to that tree with GNU tar and bsdtar, and spool/ is empty.
+end_shipped_intact() {
+	local id=$1
+	stop_daemon
+	[ "$EXIT_STATUS" = 0 ] || fail "daemon exit $EXIT_STATUS after SIGTERM"
+	same_tree "$T/orig/$id" "$DATA/shipped/$id" >"$T/$id.diff" ||
+	    fail "shipped/$id is not the episode as recorded: $(cat "$T/$id.diff")"
+	archive_is_tree "$STORE/lab-a/$id.tar.zst" "$T/orig/$id" "$id"
+	spool_empty || fail "spool/ not empty: $(ls -A "$DATA/spool")"
+}
