@@ -89,6 +89,9 @@ http_parse(char *buf, size_t len, struct request *req, const char **err)
 				    "request head";
 				return (400);
 			}
+		/* RFC 9112 2.2: empty lines before the request line. */
+		if (first && *line == '\0')
+			continue;
 		if (first) {
 			first = 0;
 			if ((sp1 = strchr(line, ' ')) == NULL ||
@@ -127,14 +130,23 @@ http_parse(char *buf, size_t len, struct request *req, const char **err)
 					return (400);
 				}
 			}
-			if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
-				req->minor = 1;
-			else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)
-				req->minor = 0;
-			else {
+			/*
+			 * HTTP-version = "HTTP/" DIGIT "." DIGIT.  A later
+			 * 1.x is taken as 1.1 (RFC 9110 6.2); another major
+			 * version is not spoken.
+			 */
+			v = sp2 + 1;
+			if (strncmp(v, "HTTP/", 5) != 0 ||
+			    !isdigit((unsigned char)v[5]) || v[6] != '.' ||
+			    !isdigit((unsigned char)v[7]) || v[8] != '\0') {
+				*err = "malformed HTTP version";
+				return (400);
+			}
+			if (v[5] != '1') {
 				*err = "only HTTP/1.0 and HTTP/1.1 are spoken";
 				return (505);
 			}
+			req->minor = v[7] == '0' ? 0 : 1;
 			continue;
 		}
 		if (*line == '\0')
@@ -184,6 +196,10 @@ http_parse(char *buf, size_t len, struct request *req, const char **err)
 		} else if (strcasecmp(name, "Expect") == 0) {
 			if (strcasecmp(v, "100-continue") == 0)
 				req->expect_continue = 1;
+		} else if (strcasecmp(name, "Host") == 0) {
+			/* RFC 9112 3.2: more than one is a 400. */
+			if (set_once(&req->host, v, err) == -1)
+				return (400);
 		} else if (strcasecmp(name, "Authorization") == 0) {
 			if (set_once(&req->authorization, v, err) == -1)
 				return (400);
@@ -200,6 +216,10 @@ http_parse(char *buf, size_t len, struct request *req, const char **err)
 	}
 	if (first) {
 		*err = "empty request";
+		return (400);
+	}
+	if (req->minor == 1 && req->host == NULL) {
+		*err = "an HTTP/1.1 request without a Host field";
 		return (400);
 	}
 	/* Both framings at once is how requests get smuggled. */

@@ -28,6 +28,7 @@ struct request {
 	int		 has_te;		/* any Transfer-Encoding */
 	int		 expect_continue;
 	int		 close;			/* no keep-alive */
+	const char	*host;			/* checked only for presence */
 	const char	*authorization;
 	const char	*repr_digest;
 	const char	*episode_time;

@@ -9,11 +9,12 @@
  * Properties: the parser answers 0, 400 or 505 and names a reason for
  * every refusal; whatever it accepts is a request line of a token
  * method, an absolute-path target of visible ASCII with valid
- * percent-encoding, and HTTP/1.0 or 1.1, with every pointer inside the
- * head and NUL-terminated there; never both Content-Length and
- * Transfer-Encoding.  A digest or a time that parses prints back to
- * the same value, and JSON escaping never writes past its buffer nor
- * leaves a control character, quote or backslash unescaped.
+ * percent-encoding, and HTTP/1.0 or 1.x taken as 1.1 (with a Host),
+ * with every pointer inside the head and NUL-terminated there; never
+ * both Content-Length and Transfer-Encoding.  A digest or a time that
+ * parses prints back to the same value, and JSON escaping never writes
+ * past its buffer nor leaves a control character, quote or backslash
+ * unescaped.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -97,6 +98,9 @@ check_request(const char *head, size_t len, const struct request *req)
 	if (req->has_length && req->length > 999999999999999999ULL)
 		fuzz_fail("Content-Length %llu has more than 18 digits",
 		    (unsigned long long)req->length);
+	in_head("Host", head, len, req->host);
+	if (req->minor == 1 && req->host == NULL)
+		fuzz_fail("accepted HTTP/1.1 without Host");
 	in_head("Authorization", head, len, req->authorization);
 	in_head("Repr-Digest", head, len, req->repr_digest);
 	in_head("Episode-Time", head, len, req->episode_time);

@@ -38,6 +38,17 @@ s=$(printf "POST /v1/ping HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $TOK\r\nC
 [ "$s" = 200 ] || fail "raw ping: $s $(cat "$T/raw.out")"
 ok "a well-formed raw request: 200"
 
+# RFC 9112 2.2 and RFC 9110 6.2: an empty line before the request line
+# is skipped, HTTP/1.2 is taken as 1.1, HTTP/1.0 needs no Host.
+good() {
+	s=$(printf "$2" | rraw lab-a)
+	[ "$s" = 200 ] || fail "$1: $s, expected 200: $(head -c 300 "$T/raw.out")"
+}
+good "an empty line first" "\r\nGET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+good "HTTP/1.2" "GET /v1/health HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n"
+good "HTTP/1.0 without Host" "GET /v1/health HTTP/1.0\r\n\r\n"
+ok "an empty line before the request line, HTTP/1.2, HTTP/1.0 without Host: 200"
+
 n0=$(grep -c 'server: access ' "$LOG")
 bad 400 "Content-Length of 19 digits" "$(put_head)Content-Length: 1000000000000000000\r\n\r\n"
 bad 400 "Content-Length -1" "$(put_head)Content-Length: -1\r\n\r\n"
@@ -59,13 +70,16 @@ ok "bare CR, CR CR LF, \\001 and DEL in a header value: 400; HTAB is fine"
 big=$(head -c 3000 /dev/zero | tr '\0' a)
 bad 431 "head over max-header-size" "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n"
 bad 505 "HTTP/2.0" "GET /v1/health HTTP/2.0\r\nHost: x\r\n\r\n"
-bad 505 "HTTP/1.2" "GET /v1/health HTTP/1.2\r\nHost: x\r\n\r\n"
+bad 400 "HTTP/1.1x" "GET /v1/health HTTP/1.1x\r\nHost: x\r\n\r\n"
+bad 400 "http/1.1" "GET /v1/health http/1.1\r\nHost: x\r\n\r\n"
+bad 400 "HTTP/1.1 without Host" "GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n"
+bad 400 "Host twice" "GET /v1/health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"
 bad 400 "no version" "GET /v1/health\r\nHost: x\r\n\r\n"
 bad 400 "two spaces" "GET  /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
 bad 400 "no absolute path" "GET v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
 bad 400 "obsolete line folding" "GET /v1/health HTTP/1.1\r\nHost: x\r\n y\r\n\r\n"
 bad 400 "header without a colon" "GET /v1/health HTTP/1.1\r\nHost x\r\n\r\n"
-ok "head over max-header-size: 431; HTTP/2.0, HTTP/1.2: 505; malformed request lines and fields: 400"
+ok "head over max-header-size: 431; HTTP/2.0: 505; malformed versions, request lines and fields, no Host or two: 400"
 
 bad 400 "%zz in the path" "GET /v1/health%%zz HTTP/1.1\r\nHost: x\r\n\r\n"
 bad 400 "%%4 at the end of the path" "HEAD /v1/episodes/lab-a/ep%%4 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $TOK\r\n\r\n"
@@ -73,9 +87,9 @@ bad 400 "%%g1 in an id" "$(put_head | sed 's|ep-1|ep%%g1|')Content-Length: 5\r\n
 ok "invalid percent-encoding in the path: 400"
 
 # One access line per refused head and per health check, nothing more.
-wait_until 5 sh -c "[ \$(grep -c 'server: access ' '$LOG') -ge $((n0 + 2 * 22)) ]"
+wait_until 5 sh -c "[ \$(grep -c 'server: access ' '$LOG') -ge $((n0 + 2 * 25)) ]"
 n=$(( $(grep -c 'server: access ' "$LOG") - n0 ))
-[ "$n" = $((2 * 22 + 1)) ] || fail "$n access lines for $((2 * 22 + 1)) requests"
+[ "$n" = $((2 * 25 + 1)) ] || fail "$n access lines for $((2 * 25 + 1)) requests"
 grep -q 'server: access .* lab-a - "-" 431 in=0 .* header-too-large$' "$LOG" ||
     fail "431 not logged"
 ok "$n access lines for as many requests; the receiver kept serving"
